@@ -1,0 +1,3 @@
+from tracet_gui.app import main
+
+raise SystemExit(main())

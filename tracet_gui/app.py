@@ -1,0 +1,253 @@
+"""Composition root and command-line interface: the only module that imports every layer."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from tracet_gui import __version__
+from tracet_gui.config import Settings, load_settings
+from tracet_gui.core.records import ParseError
+from tracet_gui.core.resources import resources_dir
+from tracet_gui.core.streams import DEFAULT_INTERESTING_STREAMS
+from tracet_gui.core.vocabulary import Channel
+from tracet_gui.pipeline.parse import VOEventParser, event_to_json, peek_ivorn
+from tracet_gui.pipeline.processor import PacketProcessor, ProcessedPacket
+from tracet_gui.storage.database import Database
+from tracet_gui.storage.events import list_events, list_groups
+from tracet_gui.storage.inbox import store_raw_packet
+
+log = logging.getLogger("tracet_gui")
+
+
+def _parser_for(settings: Settings) -> VOEventParser:
+    streams = frozenset(settings.interesting_streams) if settings.interesting_streams else DEFAULT_INTERESTING_STREAMS
+    return VOEventParser(interesting_streams=streams, max_packet_bytes=settings.max_packet_bytes)
+
+
+def _xml_files(paths: Iterable[str]) -> list[Path]:
+    files: list[Path] = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir() if p.suffix.lower() == ".xml" and p.is_file()))
+        else:
+            files.append(path)
+    return files
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(Path(args.config) if getattr(args, "config", None) else None)
+    if getattr(args, "db", None):
+        from dataclasses import replace
+
+        settings = replace(settings, db_url=args.db)
+    return settings
+
+
+# ----------------------------------------------------------------------------------------------- commands
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    parser = _parser_for(_settings(args))
+    status = 0
+    for path in _xml_files(args.files):
+        try:
+            out: dict[str, Any] = event_to_json(parser.parse(path.read_bytes()))
+        except (ParseError, OSError) as exc:
+            out = {"file": str(path), "error": str(exc)}
+            status = 1
+        if args.json:
+            print(json.dumps(out))
+        elif "error" in out:
+            print(f"{path}: ERROR {out['error']}")
+        else:
+            print(f"{path}:")
+            for key, value in out.items():
+                if value is not None:
+                    print(f"  {key:40s} {value}")
+    return status
+
+
+def open_database(settings: Settings) -> Database:
+    return Database.open(settings.db_url)
+
+
+def ingest_files(db: Database, processor: PacketProcessor, files: Sequence[Path],
+                 channel: Channel = Channel.FILE) -> list[tuple[Path, ProcessedPacket | None, bool]]:
+    """Store every file in the inbox (raw bytes first), then process what is new."""
+    results: list[tuple[Path, ProcessedPacket | None, bool]] = []
+    for path in files:
+        raw = path.read_bytes()
+        stored = store_raw_packet(db.sessions, raw, channel, ivorn=peek_ivorn(raw), peer=str(path))
+        if stored.duplicate:
+            results.append((path, None, True))
+            continue
+        results.append((path, processor.process(stored.inbox_id), False))
+    return results
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    db = open_database(settings)
+    processor = PacketProcessor(db.sessions, _parser_for(settings))
+    failed = 0
+    for path, result, duplicate in ingest_files(db, processor, _xml_files(args.paths)):
+        if duplicate or result is None:
+            print(f"{path}: duplicate, already stored")
+        elif result.error:
+            failed += 1
+            print(f"{path}: FAILED (kept in inbox #{result.inbox_id}): {result.error}")
+        else:
+            state = f"ignored: {result.ignore_reason}" if result.ignored else "processed"
+            print(f"{path}: {result.ivorn} -> group {result.trig_id} ({state})")
+            for change in result.decision_changes:
+                print(f"    {change.proposal_id}: {change.previous or '-'} -> {change.decision}")
+    db.close()
+    return 1 if failed else 0
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    db = open_database(_settings(args))
+    rows = list_events(db.sessions, limit=args.limit, trig_id=args.trig_id)
+    if args.json:
+        for stored in rows:
+            record = {"event_id": stored.event_id, "group_id": stored.group_id,
+                      "received_utc": stored.received_utc.isoformat(), **event_to_json(stored.event)}
+            print(json.dumps(record))
+    else:
+        header = f"{'id':>6} {'received (UTC)':19} {'telescope':9} {'event type':22} {'trig_id':16} {'src':4} ign"
+        print(header)
+        print("-" * len(header))
+        for stored in rows:
+            ev = stored.event
+            print(f"{stored.event_id:>6} {stored.received_utc:%Y-%m-%d %H:%M:%S} {ev.telescope or '':9.9} "
+                  f"{ev.event_type or '':22.22} {ev.trig_id:16.16} {ev.source_type or '':4} "
+                  f"{'yes' if ev.ignored else 'no'}")
+    db.close()
+    return 0
+
+
+def cmd_groups(args: argparse.Namespace) -> int:
+    db = open_database(_settings(args))
+    rows = list_groups(db.sessions, limit=args.limit, include_ignored=not args.hide_ignored)
+    if args.json:
+        for stored in rows:
+            state = stored.state
+            record = {"group_id": stored.group_id, "trig_id": state.trig_id,
+                      "source_type": state.source_type.value if state.source_type else None,
+                      "source_name": state.source_name, "telescope": state.telescope,
+                      "ignored": state.ignored, "event_count": state.event_count, "ra_deg": state.ra_deg,
+                      "dec_deg": state.dec_deg, "pos_error_deg": state.pos_error_deg,
+                      "earliest_observed_utc": _iso(state.earliest_observed_utc),
+                      "latest_observed_utc": _iso(state.latest_observed_utc),
+                      "first_received_utc": _iso(state.first_received_utc)}
+            print(json.dumps(record))
+    else:
+        header = f"{'id':>5} {'trig_id':16} {'src':4} {'telescope':9} {'events':>6} {'ra':>9} {'dec':>9} " \
+                 f"{'err':>8} {'latest observed':19} ign"
+        print(header)
+        print("-" * len(header))
+        for stored in rows:
+            s = stored.state
+
+            def num(v: float | None) -> str:
+                return "" if v is None else f"{v:.4f}"
+
+            latest = f"{s.latest_observed_utc:%Y-%m-%d %H:%M:%S}" if s.latest_observed_utc else ""
+            print(f"{stored.group_id:>5} {s.trig_id:16.16} {s.source_type or '':4} {s.telescope or '':9.9} "
+                  f"{s.event_count:>6} {num(s.ra_deg):>9} {num(s.dec_deg):>9} {num(s.pos_error_deg):>8} "
+                  f"{latest:19} {'yes' if s.ignored else 'no'}")
+    db.close()
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run on embedded defaults. Until the GUI lands this ingests the bundled demo feed headless."""
+    settings = _settings(args)
+    db = open_database(settings)
+    print(f"tracet-gui {__version__}: database {db.url}")
+    processor = PacketProcessor(db.sessions, _parser_for(settings))
+    demo = resources_dir() / "demo"
+    for path, result, duplicate in ingest_files(db, processor, _xml_files([str(demo)]), Channel.MANUAL):
+        if duplicate or result is None:
+            print(f"  {path.name}: already in the database")
+        elif result.error:
+            print(f"  {path.name}: kept as failed: {result.error}")
+        else:
+            what = f"ignored ({result.ignore_reason})" if result.ignored else "evaluated"
+            print(f"  {path.name}: group {result.trig_id}: {what}")
+            for change in result.decision_changes:
+                print(f"      {change.proposal_id}: {change.decision} — {' | '.join(change.reasons[-2:])}")
+    db.close()
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS,
+                        help="settings file (TOML); default: the user config dir")
+    common.add_argument("--db", default=argparse.SUPPRESS,
+                        help="SQLAlchemy database URL (default: SQLite in the user data dir)")
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log debug messages")
+    parser = argparse.ArgumentParser(prog="tracet-gui", parents=[common],
+                                     description="Transient alert console for MWA and ATCA.")
+    parser.set_defaults(config=None, db=None, verbose=False)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("run", parents=[common], help="start the app on embedded defaults (default command)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("parse", parents=[common], help="parse VOEvent files and print what was read")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--json", action="store_true", help="one JSON object per file")
+    p.set_defaults(func=cmd_parse)
+
+    p = sub.add_parser("ingest", parents=[common], help="store and process VOEvent files or directories")
+    p.add_argument("paths", nargs="+")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("events", parents=[common], help="list stored events, newest first")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--trig-id")
+    p.set_defaults(func=cmd_events)
+
+    p = sub.add_parser("groups", parents=[common], help="list event groups, most recently active first")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--hide-ignored", action="store_true")
+    p.set_defaults(func=cmd_groups)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    func = getattr(args, "func", cmd_run)
+    try:
+        return int(func(args))
+    except KeyboardInterrupt:
+        return 130
+    except ValueError as exc:
+        print(f"tracet-gui: {exc}", file=sys.stderr)
+        return 2
+
+
+def gui_main() -> int:
+    return main(["run"])

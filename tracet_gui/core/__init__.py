@@ -1,0 +1,1 @@
+"""Vocabulary and maths: enums, frozen dataclasses, sky/visibility. No I/O."""

@@ -1,0 +1,1 @@
+"""The only SQLAlchemy code: schema, engine, migrations runner and stores."""

@@ -1,0 +1,114 @@
+"""The inbox: raw packets stored durably, de-duplicated, before anything acknowledges them."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from tracet_gui.core.vocabulary import Channel, InboxStatus
+from tracet_gui.storage.schema import InboxRow
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPacket:
+    """Result of storing a raw packet: its inbox row, and whether it was a duplicate of an earlier one."""
+
+    inbox_id: int
+    duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    inbox_id: int
+    raw: bytes
+    channel: Channel
+    received_utc: datetime
+    status: InboxStatus
+
+
+def store_raw_packet(
+    sessions: sessionmaker[Session],
+    raw: bytes,
+    channel: Channel,
+    *,
+    ivorn: str | None,
+    peer: str | None = None,
+    topic: str | None = None,
+    received_utc: datetime | None = None,
+) -> StoredPacket:
+    """Commit ``raw`` to the inbox (one transaction) unless the same bytes or IVORN are already there.
+
+    A duplicate is not stored again; the original row records that (and from where) it came again.
+    """
+    received = received_utc or datetime.now(UTC)
+    digest = hashlib.sha256(raw).hexdigest()
+    with sessions() as session:
+        existing = _find_duplicate(session, digest, ivorn)
+        if existing is None:
+            row = InboxRow(
+                received_utc=received, channel=channel.value, peer=peer, topic=topic, ivorn=ivorn, sha256=digest,
+                size_bytes=len(raw), raw=raw, status=InboxStatus.NEW.value, duplicate_count=0,
+            )
+            session.add(row)
+            try:
+                session.commit()
+                return StoredPacket(row.id, duplicate=False)
+            except IntegrityError:
+                session.rollback()  # a concurrent writer stored the same packet first
+                existing = _find_duplicate(session, digest, ivorn)
+                if existing is None:
+                    raise
+        session.execute(
+            update(InboxRow)
+            .where(InboxRow.id == existing)
+            .values(duplicate_count=InboxRow.duplicate_count + 1, last_duplicate_utc=received,
+                    last_duplicate_channel=channel.value)
+        )
+        session.commit()
+        return StoredPacket(existing, duplicate=True)
+
+
+def _find_duplicate(session: Session, digest: str, ivorn: str | None) -> int | None:
+    found = session.scalar(select(InboxRow.id).where(InboxRow.sha256 == digest))
+    if found is None and ivorn is not None:
+        found = session.scalar(select(InboxRow.id).where(InboxRow.ivorn == ivorn))
+    return found
+
+
+def unprocessed_inbox_ids(sessions: sessionmaker[Session], after_id: int = 0, limit: int = 1000) -> list[int]:
+    """Ids of inbox rows still ``new``, in arrival order."""
+    with sessions() as session:
+        return list(
+            session.scalars(
+                select(InboxRow.id)
+                .where(InboxRow.status == InboxStatus.NEW.value, InboxRow.id > after_id)
+                .order_by(InboxRow.id)
+                .limit(limit)
+            )
+        )
+
+
+def load_inbox_item(session: Session, inbox_id: int) -> InboxItem:
+    row = session.get_one(InboxRow, inbox_id)
+    return InboxItem(row.id, row.raw, Channel(row.channel), row.received_utc, InboxStatus(row.status))
+
+
+def mark_inbox(session: Session, inbox_id: int, status: InboxStatus, error: str | None = None,
+               at_utc: datetime | None = None) -> None:
+    session.execute(
+        update(InboxRow)
+        .where(InboxRow.id == inbox_id)
+        .values(status=status.value, error=error, processed_utc=at_utc or datetime.now(UTC))
+    )
+
+
+def mark_inbox_failed(sessions: sessionmaker[Session], inbox_id: int, error: str) -> None:
+    """Record a failure in its own transaction (used after the processing transaction rolled back)."""
+    with sessions() as session:
+        mark_inbox(session, inbox_id, InboxStatus.FAILED, error)
+        session.commit()
