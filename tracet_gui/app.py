@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -235,8 +236,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Commands that only print, so the default SIGPIPE behaviour (exit quietly) is right for them.
+PIPE_FRIENDLY_COMMANDS = frozenset({"parse", "events", "groups"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in PIPE_FRIENDLY_COMMANDS and hasattr(signal, "SIGPIPE"):
+        # `tracet-gui events | head` ends quietly. Never for network services: a peer closing a socket would kill us.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     func = getattr(args, "func", cmd_run)

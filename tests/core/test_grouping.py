@@ -69,6 +69,16 @@ def test_position_without_error_only_fills_a_gap() -> None:
     assert (state.ra_deg, state.pos_error_deg) == (6.0, 2.0)
 
 
+def test_ignored_events_only_fill_a_missing_source() -> None:
+    quicklook = ev(1, ignored=True, name="GRB 220711", ra=261.99, err=0.05)
+    xrt = ev(2, source=None, name=None, ra=262.02, err=0.001)
+    state = fold(quicklook, xrt)
+    assert state.source_type is SourceType.GRB and state.source_name == "GRB 220711"
+    assert (state.ra_deg, state.best_event_id) == (262.02, 2)
+    later = fold_event(state, 3, ev(3, ignored=True, source=SourceType.FS, name="other"), T0)
+    assert later.source_type is SourceType.GRB and later.source_name == "GRB 220711"
+
+
 def test_source_type_and_name_stick_once_known() -> None:
     state = fold(ev(1, name="GRB 220118"), ev(2, source=None, name=None))
     assert state.source_type is SourceType.GRB and state.source_name == "GRB 220118"

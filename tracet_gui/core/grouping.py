@@ -5,8 +5,9 @@ A group is folded event by event:
 * its best position is the smallest-error position among its non-ignored events (a position without an
   error radius only fills a gap);
 * its earliest/latest observed times are the true minimum/maximum event times of its non-ignored events;
-* ignored events never move the group: they only count as members. A group made only of ignored events
-  takes its times, source and telescope from them, so it still reads sensibly in the views.
+* ignored events never move the group: they count as members and may only fill in a source type or name the
+  group does not know yet (a Swift QuickLook notice already says "GRB 220711"). A group made only of
+  ignored events takes its times, position and telescope from them, so it still reads sensibly in the views.
 """
 
 from __future__ import annotations
@@ -63,13 +64,14 @@ def fold_event(state: GroupState | None, event_id: int, event: ParsedEvent, rece
         first_received_utc=min(state.first_received_utc, received_utc),
     )
     if event.ignored and not state.ignored:
-        return state  # a real group is never moved by an ignored event
+        # A real group is never moved by an ignored event; it only learns a missing source type or name.
+        return replace(state, source_type=state.source_type or event.source_type,
+                       source_name=state.source_name or event.source_name)
     if not event.ignored and state.ignored:
-        # First real event: forget whatever ignored members suggested.
+        # First real event: forget where and when the ignored members said things were.
         state = replace(
-            state, ignored=False, source_type=None, source_name=None, telescope=None, ra_deg=None,
-            dec_deg=None, pos_error_deg=None, best_event_id=None, earliest_observed_utc=None,
-            latest_observed_utc=None,
+            state, ignored=False, telescope=None, ra_deg=None, dec_deg=None, pos_error_deg=None, best_event_id=None,
+            earliest_observed_utc=None, latest_observed_utc=None,
         )
     if event.source_type is not None:
         state = replace(state, source_type=event.source_type)
