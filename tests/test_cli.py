@@ -16,18 +16,45 @@ from tracet_gui.storage.schema import EventGroupRow, EventRow, InboxRow
 DATA = Path(__file__).parent / "data"
 
 PARSE_KEYS = [
-    "ivorn", "role", "telescope", "event_type", "trig_id", "self_generated_trig_id", "source_type", "source_name",
-    "ignored", "ignore_reason", "observed_utc", "ra_deg", "dec_deg", "pos_error_deg", "duration_s", "sequence_num",
-    "fermi_most_likely_index", "fermi_detection_prob", "swift_rate_signif", "antares_ranking", "hess_significance",
-    "lvc_false_alarm_rate_hz", "lvc_significant", "lvc_binary_neutron_star_probability",
-    "lvc_neutron_star_black_hole_probability", "lvc_binary_black_hole_probability", "lvc_terrestrial_probability",
-    "lvc_includes_neutron_star_probability", "lvc_instruments", "lvc_skymap_fits", "lvc_event_url",
+    "ivorn",
+    "role",
+    "telescope",
+    "event_type",
+    "trig_id",
+    "self_generated_trig_id",
+    "source_type",
+    "source_name",
+    "ignored",
+    "ignore_reason",
+    "observed_utc",
+    "ra_deg",
+    "dec_deg",
+    "pos_error_deg",
+    "duration_s",
+    "sequence_num",
+    "fermi_most_likely_index",
+    "fermi_detection_prob",
+    "swift_rate_signif",
+    "antares_ranking",
+    "hess_significance",
+    "lvc_false_alarm_rate_hz",
+    "lvc_significant",
+    "lvc_binary_neutron_star_probability",
+    "lvc_neutron_star_black_hole_probability",
+    "lvc_binary_black_hole_probability",
+    "lvc_terrestrial_probability",
+    "lvc_includes_neutron_star_probability",
+    "lvc_instruments",
+    "lvc_skymap_fits",
+    "lvc_event_url",
     "lvc_retraction_message",
 ]
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tracet_gui", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "tracet_gui", *args], capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def test_parse_json_prints_one_object_per_file_with_exact_keys() -> None:
@@ -49,13 +76,23 @@ def test_parse_of_good_files_exits_zero() -> None:
     assert result.returncode == 0
     obj = json.loads(result.stdout)
     assert (obj["trig_id"], obj["duration_s"], obj["observed_utc"]) == (
-        "772006", 4.096, "2017-09-12T01:34:16.930000+00:00")
+        "772006",
+        4.096,
+        "2017-09-12T01:34:16.930000+00:00",
+    )
 
 
 def test_ingest_then_list_events_and_groups(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
-    files = [DATA / n for n in ("group_02_SWIFT_01_BAT_GRB_Pos.xml", "group_02_SWIFT_02_XRT_Pos.xml",
-                                "group_02_SWIFT_03_UVOT_Pos.xml", "Swift_unknown_fail.xml")]
+    files = [
+        DATA / n
+        for n in (
+            "group_02_SWIFT_01_BAT_GRB_Pos.xml",
+            "group_02_SWIFT_02_XRT_Pos.xml",
+            "group_02_SWIFT_03_UVOT_Pos.xml",
+            "Swift_unknown_fail.xml",
+        )
+    ]
     result = run_cli("ingest", *map(str, files), "--db", url)
     assert result.returncode == 1, result.stderr  # the malformed file is reported as failed
     assert "FAILED (kept in inbox" in result.stdout
@@ -90,7 +127,9 @@ ENTITY_BOMB = (
     b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
     + b"".join(b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10) for i in range(1, 10))
     + b']>\n<voe:VOEvent xmlns:voe="http://www.ivoa.net/xml/VOEvent/v2.0" ivorn="ivo://evil/bomb#1" role="test">'
-    + b"<What><Param name=\"x\" value=\"&lol9;\"/></What>" + b" " * 1_000_000 + b"</voe:VOEvent>"
+    + b'<What><Param name="x" value="&lol9;"/></What>'
+    + b" " * 1_000_000
+    + b"</voe:VOEvent>"
 )
 XXE = (
     b'<?xml version="1.0"?>\n<!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n'

@@ -79,8 +79,9 @@ def open_database(settings: Settings) -> Database:
     return Database.open(settings.db_url)
 
 
-def ingest_files(db: Database, processor: PacketProcessor, files: Sequence[Path],
-                 channel: Channel = Channel.FILE) -> list[tuple[Path, ProcessedPacket | None, bool]]:
+def ingest_files(
+    db: Database, processor: PacketProcessor, files: Sequence[Path], channel: Channel = Channel.FILE
+) -> list[tuple[Path, ProcessedPacket | None, bool]]:
     """Store every file in the inbox (raw bytes first), then process what is new."""
     results: list[tuple[Path, ProcessedPacket | None, bool]] = []
     for path in files:
@@ -122,8 +123,12 @@ def cmd_events(args: argparse.Namespace) -> int:
     rows = list_events(db.sessions, limit=args.limit, trig_id=args.trig_id)
     if args.json:
         for stored in rows:
-            record = {"event_id": stored.event_id, "group_id": stored.group_id,
-                      "received_utc": stored.received_utc.isoformat(), **event_to_json(stored.event)}
+            record = {
+                "event_id": stored.event_id,
+                "group_id": stored.group_id,
+                "received_utc": stored.received_utc.isoformat(),
+                **event_to_json(stored.event),
+            }
             print(json.dumps(record))
     else:
         header = f"{'id':>6} {'received (UTC)':19} {'telescope':9} {'event type':22} {'trig_id':16} {'src':4} ign"
@@ -131,9 +136,11 @@ def cmd_events(args: argparse.Namespace) -> int:
         print("-" * len(header))
         for stored in rows:
             ev = stored.event
-            print(f"{stored.event_id:>6} {stored.received_utc:%Y-%m-%d %H:%M:%S} {ev.telescope or '':9.9} "
-                  f"{ev.event_type or '':22.22} {ev.trig_id:16.16} {ev.source_type or '':4} "
-                  f"{'yes' if ev.ignored else 'no'}")
+            print(
+                f"{stored.event_id:>6} {stored.received_utc:%Y-%m-%d %H:%M:%S} {ev.telescope or '':9.9} "
+                f"{ev.event_type or '':22.22} {ev.trig_id:16.16} {ev.source_type or '':4} "
+                f"{'yes' if ev.ignored else 'no'}"
+            )
     db.close()
     return 0
 
@@ -144,18 +151,27 @@ def cmd_groups(args: argparse.Namespace) -> int:
     if args.json:
         for stored in rows:
             state = stored.state
-            record = {"group_id": stored.group_id, "trig_id": state.trig_id,
-                      "source_type": state.source_type.value if state.source_type else None,
-                      "source_name": state.source_name, "telescope": state.telescope,
-                      "ignored": state.ignored, "event_count": state.event_count, "ra_deg": state.ra_deg,
-                      "dec_deg": state.dec_deg, "pos_error_deg": state.pos_error_deg,
-                      "earliest_observed_utc": _iso(state.earliest_observed_utc),
-                      "latest_observed_utc": _iso(state.latest_observed_utc),
-                      "first_received_utc": _iso(state.first_received_utc)}
+            record = {
+                "group_id": stored.group_id,
+                "trig_id": state.trig_id,
+                "source_type": state.source_type.value if state.source_type else None,
+                "source_name": state.source_name,
+                "telescope": state.telescope,
+                "ignored": state.ignored,
+                "event_count": state.event_count,
+                "ra_deg": state.ra_deg,
+                "dec_deg": state.dec_deg,
+                "pos_error_deg": state.pos_error_deg,
+                "earliest_observed_utc": _iso(state.earliest_observed_utc),
+                "latest_observed_utc": _iso(state.latest_observed_utc),
+                "first_received_utc": _iso(state.first_received_utc),
+            }
             print(json.dumps(record))
     else:
-        header = f"{'id':>5} {'trig_id':16} {'src':4} {'telescope':9} {'events':>6} {'ra':>9} {'dec':>9} " \
-                 f"{'err':>8} {'latest observed':19} ign"
+        header = (
+            f"{'id':>5} {'trig_id':16} {'src':4} {'telescope':9} {'events':>6} {'ra':>9} {'dec':>9} "
+            f"{'err':>8} {'latest observed':19} ign"
+        )
         print(header)
         print("-" * len(header))
         for stored in rows:
@@ -165,9 +181,11 @@ def cmd_groups(args: argparse.Namespace) -> int:
                 return "" if v is None else f"{v:.4f}"
 
             latest = f"{s.latest_observed_utc:%Y-%m-%d %H:%M:%S}" if s.latest_observed_utc else ""
-            print(f"{stored.group_id:>5} {s.trig_id:16.16} {s.source_type or '':4} {s.telescope or '':9.9} "
-                  f"{s.event_count:>6} {num(s.ra_deg):>9} {num(s.dec_deg):>9} {num(s.pos_error_deg):>8} "
-                  f"{latest:19} {'yes' if s.ignored else 'no'}")
+            print(
+                f"{stored.group_id:>5} {s.trig_id:16.16} {s.source_type or '':4} {s.telescope or '':9.9} "
+                f"{s.event_count:>6} {num(s.ra_deg):>9} {num(s.dec_deg):>9} {num(s.pos_error_deg):>8} "
+                f"{latest:19} {'yes' if s.ignored else 'no'}"
+            )
     db.close()
     return 0
 
@@ -198,14 +216,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", default=argparse.SUPPRESS,
-                        help="settings file (TOML); default: the user config dir")
-    common.add_argument("--db", default=argparse.SUPPRESS,
-                        help="SQLAlchemy database URL (default: SQLite in the user data dir)")
-    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                        help="log debug messages")
-    parser = argparse.ArgumentParser(prog="tracet-gui", parents=[common],
-                                     description="Transient alert console for MWA and ATCA.")
+    common.add_argument(
+        "--config", default=argparse.SUPPRESS, help="settings file (TOML); default: the user config dir"
+    )
+    common.add_argument(
+        "--db", default=argparse.SUPPRESS, help="SQLAlchemy database URL (default: SQLite in the user data dir)"
+    )
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log debug messages")
+    parser = argparse.ArgumentParser(
+        prog="tracet-gui", parents=[common], description="Transient alert console for MWA and ATCA."
+    )
     parser.set_defaults(config=None, db=None, verbose=False)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command")
@@ -245,8 +265,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in PIPE_FRIENDLY_COMMANDS and hasattr(signal, "SIGPIPE"):
         # `tracet-gui events | head` ends quietly. Never for network services: a peer closing a socket would kill us.
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     func = getattr(args, "func", cmd_run)
     try:
         return int(func(args))

@@ -90,11 +90,12 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
 def _apply(settings: Settings, data: dict[str, Any], source: str) -> Settings:
     known = {f.name: f for f in fields(Settings)}
     changes: dict[str, Any] = {}
-    for key, value in data.items():
+    for key, raw in data.items():
         if key not in known:
             raise ValueError(f"{source}: unknown setting {key!r}")
         current = getattr(settings, key)
-        if isinstance(value, list) or (isinstance(current, tuple) and isinstance(value, str)):
-            value = tuple(value) if isinstance(value, list) else (value,)
+        value = raw
+        if isinstance(raw, list) or (isinstance(current, tuple) and isinstance(raw, str)):
+            value = tuple(raw) if isinstance(raw, list) else (raw,)
         changes[key] = value
     return replace(settings, **changes)

@@ -9,14 +9,32 @@ from tracet_gui.core.vocabulary import SourceType
 T0 = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 
 
-def ev(n: int, *, ignored: bool = False, ra: float | None = 10.0, dec: float | None = -20.0,
-       err: float | None = 1.0, observed_min: int = 0, source: SourceType | None = SourceType.GRB,
-       name: str | None = None) -> ParsedEvent:
+def ev(
+    n: int,
+    *,
+    ignored: bool = False,
+    ra: float | None = 10.0,
+    dec: float | None = -20.0,
+    err: float | None = 1.0,
+    observed_min: int = 0,
+    source: SourceType | None = SourceType.GRB,
+    name: str | None = None,
+) -> ParsedEvent:
     return ParsedEvent(
-        ivorn=f"ivo://test/x#{n}", role="observation", telescope="SWIFT", event_type="BAT_GRB_Pos",
-        trig_id="123", self_generated_trig_id=False, source_type=source, source_name=name, ignored=ignored,
-        ignore_reason="test" if ignored else None, observed_utc=T0 + timedelta(minutes=observed_min),
-        ra_deg=ra, dec_deg=dec, pos_error_deg=err,
+        ivorn=f"ivo://test/x#{n}",
+        role="observation",
+        telescope="SWIFT",
+        event_type="BAT_GRB_Pos",
+        trig_id="123",
+        self_generated_trig_id=False,
+        source_type=source,
+        source_name=name,
+        ignored=ignored,
+        ignore_reason="test" if ignored else None,
+        observed_utc=T0 + timedelta(minutes=observed_min),
+        ra_deg=ra,
+        dec_deg=dec,
+        pos_error_deg=err,
     )
 
 
@@ -34,9 +52,10 @@ def test_best_position_is_smallest_error_among_real_events() -> None:
 
 
 def test_ignored_events_never_move_a_real_group() -> None:
-    state = fold(ev(1, ra=1.0, err=0.5, name="GRB A"),
-                 ev(2, ignored=True, ra=0.0, dec=0.0, err=0.0, observed_min=-30, name="junk",
-                    source=SourceType.FS))
+    state = fold(
+        ev(1, ra=1.0, err=0.5, name="GRB A"),
+        ev(2, ignored=True, ra=0.0, dec=0.0, err=0.0, observed_min=-30, name="junk", source=SourceType.FS),
+    )
     assert (state.ra_deg, state.dec_deg, state.pos_error_deg) == (1.0, -20.0, 0.5)
     assert state.earliest_observed_utc == T0
     assert state.source_name == "GRB A" and state.source_type is SourceType.GRB
@@ -64,8 +83,9 @@ def test_zero_error_and_zero_coordinates_are_values() -> None:
 
 
 def test_position_without_error_only_fills_a_gap() -> None:
-    state = fold(ev(1, ra=None, dec=None, err=None), ev(2, ra=4.0, err=None), ev(3, ra=6.0, err=2.0),
-                 ev(4, ra=8.0, err=None))
+    state = fold(
+        ev(1, ra=None, dec=None, err=None), ev(2, ra=4.0, err=None), ev(3, ra=6.0, err=2.0), ev(4, ra=8.0, err=None)
+    )
     assert (state.ra_deg, state.pos_error_deg) == (6.0, 2.0)
 
 

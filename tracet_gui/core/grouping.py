@@ -65,13 +65,23 @@ def fold_event(state: GroupState | None, event_id: int, event: ParsedEvent, rece
     )
     if event.ignored and not state.ignored:
         # A real group is never moved by an ignored event; it only learns a missing source type or name.
-        return replace(state, source_type=state.source_type or event.source_type,
-                       source_name=state.source_name or event.source_name)
+        return replace(
+            state,
+            source_type=state.source_type or event.source_type,
+            source_name=state.source_name or event.source_name,
+        )
     if not event.ignored and state.ignored:
         # First real event: forget where and when the ignored members said things were.
         state = replace(
-            state, ignored=False, telescope=None, ra_deg=None, dec_deg=None, pos_error_deg=None, best_event_id=None,
-            earliest_observed_utc=None, latest_observed_utc=None,
+            state,
+            ignored=False,
+            telescope=None,
+            ra_deg=None,
+            dec_deg=None,
+            pos_error_deg=None,
+            best_event_id=None,
+            earliest_observed_utc=None,
+            latest_observed_utc=None,
         )
     if event.source_type is not None:
         state = replace(state, source_type=event.source_type)
@@ -88,6 +98,7 @@ def fold_event(state: GroupState | None, event_id: int, event: ParsedEvent, rece
             latest_observed_utc=event.observed_utc if latest is None else max(latest, event.observed_utc),
         )
     if _better_position(state, event):
-        state = replace(state, ra_deg=event.ra_deg, dec_deg=event.dec_deg, pos_error_deg=event.pos_error_deg,
-                        best_event_id=event_id)
+        state = replace(
+            state, ra_deg=event.ra_deg, dec_deg=event.dec_deg, pos_error_deg=event.pos_error_deg, best_event_id=event_id
+        )
     return state

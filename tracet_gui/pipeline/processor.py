@@ -50,15 +50,21 @@ class ProcessedPacket:
 class GroupDecider(Protocol):
     """Runs every proposal over a group after a new event joined it (inside the packet's transaction)."""
 
-    def decide(self, session: Session, group_id: int, event_id: int, event: ParsedEvent) -> Sequence[DecisionChange]:
-        ...
+    def decide(
+        self, session: Session, group_id: int, event_id: int, event: ParsedEvent
+    ) -> Sequence[DecisionChange]: ...
 
 
 class PacketProcessor:
     """Turns inbox rows into events, groups and decisions. Owned by one thread (the single writer)."""
 
-    def __init__(self, sessions: SessionFactory, parser: VOEventParser | None = None,
-                 decider: GroupDecider | None = None, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        parser: VOEventParser | None = None,
+        decider: GroupDecider | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self._sessions = sessions
         self._parser = parser or VOEventParser()
         self._decider = decider
@@ -93,7 +99,13 @@ class PacketProcessor:
             mark_inbox(session, inbox_id, InboxStatus.PROCESSED, at_utc=self._clock.now())
             session.commit()
         return ProcessedPacket(
-            inbox_id, InboxStatus.PROCESSED, event_id=event_id, group_id=group_id, trig_id=event.trig_id,
-            ivorn=event.ivorn, ignored=event.ignored, ignore_reason=event.ignore_reason,
+            inbox_id,
+            InboxStatus.PROCESSED,
+            event_id=event_id,
+            group_id=group_id,
+            trig_id=event.trig_id,
+            ivorn=event.ivorn,
+            ignored=event.ignored,
+            ignore_reason=event.ignore_reason,
             decision_changes=tuple(changes),
         )

@@ -56,8 +56,19 @@ def decisions_for_group(session: Session, group_id: int) -> dict[int, StoredDeci
 
 def _decision(row: ProposalDecisionRow, has_observed: bool) -> StoredDecision:
     pointings = tuple((float(p[0]), float(p[1])) for p in (row.subarray_pointings or []))
-    return StoredDecision(row.id, row.group_id, row.proposal_pk, Decision(row.decision), row.ra_deg, row.dec_deg,
-                          row.pos_error_deg, row.duration_s, pointings, row.needs_attention, has_observed)
+    return StoredDecision(
+        row.id,
+        row.group_id,
+        row.proposal_pk,
+        Decision(row.decision),
+        row.ra_deg,
+        row.dec_deg,
+        row.pos_error_deg,
+        row.duration_s,
+        pointings,
+        row.needs_attention,
+        has_observed,
+    )
 
 
 def get_decision(session: Session, decision_id: int) -> StoredDecision:
@@ -68,11 +79,22 @@ def get_decision(session: Session, decision_id: int) -> StoredDecision:
     return _decision(row, observed is not None)
 
 
-def save_decision(session: Session, *, decision_id: int | None, group_id: int, proposal_pk: int,
-                  decision: Decision, now: datetime, event_id: int | None, ra_deg: float | None,
-                  dec_deg: float | None, pos_error_deg: float | None, duration_s: float | None,
-                  subarray_pointings: tuple[tuple[float, float], ...] | None = None,
-                  needs_attention: bool | None = None) -> int:
+def save_decision(
+    session: Session,
+    *,
+    decision_id: int | None,
+    group_id: int,
+    proposal_pk: int,
+    decision: Decision,
+    now: datetime,
+    event_id: int | None,
+    ra_deg: float | None,
+    dec_deg: float | None,
+    pos_error_deg: float | None,
+    duration_s: float | None,
+    subarray_pointings: tuple[tuple[float, float], ...] | None = None,
+    needs_attention: bool | None = None,
+) -> int:
     if decision_id is None:
         row = ProposalDecisionRow(group_id=group_id, proposal_pk=proposal_pk, created_utc=now, needs_attention=False)
         session.add(row)
@@ -90,11 +112,16 @@ def save_decision(session: Session, *, decision_id: int | None, group_id: int, p
     return row.id
 
 
-def add_log_entries(session: Session, decision_id: int | None, group_id: int | None,
-                    entries: list[LogEntry]) -> None:
+def add_log_entries(session: Session, decision_id: int | None, group_id: int | None, entries: list[LogEntry]) -> None:
     session.add_all(
-        DecisionLogRow(decision_id=decision_id, group_id=group_id, event_id=e.event_id, at_utc=e.at_utc,
-                       kind=e.kind.value, text=e.text)
+        DecisionLogRow(
+            decision_id=decision_id,
+            group_id=group_id,
+            event_id=e.event_id,
+            at_utc=e.at_utc,
+            kind=e.kind.value,
+            text=e.text,
+        )
         for e in entries
     )
 
@@ -106,27 +133,62 @@ def decision_log(session: Session, decision_id: int) -> list[LogEntry]:
     return [LogEntry(r.at_utc, LogKind(r.kind), r.text, r.event_id) for r in rows]
 
 
-def add_observation(session: Session, *, decision_id: int | None, event_id: int | None, telescope: str, kind: str,
-                    pretend: bool, reason: str | None, request: dict[str, Any], requested_utc: datetime) -> int:
-    row = ObservationRow(decision_id=decision_id, event_id=event_id, telescope=telescope, kind=kind, pretend=pretend,
-                         reason=reason, request=request, requested_utc=requested_utc)
+def add_observation(
+    session: Session,
+    *,
+    decision_id: int | None,
+    event_id: int | None,
+    telescope: str,
+    kind: str,
+    pretend: bool,
+    reason: str | None,
+    request: dict[str, Any],
+    requested_utc: datetime,
+) -> int:
+    row = ObservationRow(
+        decision_id=decision_id,
+        event_id=event_id,
+        telescope=telescope,
+        kind=kind,
+        pretend=pretend,
+        reason=reason,
+        request=request,
+        requested_utc=requested_utc,
+    )
     session.add(row)
     session.flush()
     return row.id
 
 
-def record_observation_result(session: Session, observation_id: int, *, ok: bool, response: dict[str, Any] | None,
-                              error: str | None, trigger_id: str | None, website_link: str | None,
-                              responded_utc: datetime) -> None:
+def record_observation_result(
+    session: Session,
+    observation_id: int,
+    *,
+    ok: bool,
+    response: dict[str, Any] | None,
+    error: str | None,
+    trigger_id: str | None,
+    website_link: str | None,
+    responded_utc: datetime,
+) -> None:
     row = session.get_one(ObservationRow, observation_id)
     row.ok, row.response, row.error = ok, response, error
     row.trigger_id, row.website_link, row.responded_utc = trigger_id, website_link, responded_utc
 
 
-def record_operator_action(session: Session, *, at_utc: datetime, operator: str, action: str, target: str | None,
-                           comment: str | None, details: dict[str, Any] | None = None) -> int:
-    row = OperatorActionRow(at_utc=at_utc, operator=operator, action=action, target=target, comment=comment,
-                            details=details)
+def record_operator_action(
+    session: Session,
+    *,
+    at_utc: datetime,
+    operator: str,
+    action: str,
+    target: str | None,
+    comment: str | None,
+    details: dict[str, Any] | None = None,
+) -> int:
+    row = OperatorActionRow(
+        at_utc=at_utc, operator=operator, action=action, target=target, comment=comment, details=details
+    )
     session.add(row)
     session.flush()
     return row.id

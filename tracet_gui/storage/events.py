@@ -67,11 +67,19 @@ def load_group(session: Session, trig_id: str) -> StoredGroup | None:
 
 def _group_state(row: EventGroupRow) -> GroupState:
     return GroupState(
-        trig_id=row.trig_id, first_received_utc=row.first_received_utc, last_received_utc=row.last_received_utc,
-        event_count=row.event_count, ignored=row.ignored,
-        source_type=SourceType(row.source_type) if row.source_type else None, source_name=row.source_name,
-        telescope=row.telescope, ra_deg=row.ra_deg, dec_deg=row.dec_deg, pos_error_deg=row.pos_error_deg,
-        best_event_id=row.best_event_id, earliest_observed_utc=row.earliest_observed_utc,
+        trig_id=row.trig_id,
+        first_received_utc=row.first_received_utc,
+        last_received_utc=row.last_received_utc,
+        event_count=row.event_count,
+        ignored=row.ignored,
+        source_type=SourceType(row.source_type) if row.source_type else None,
+        source_name=row.source_name,
+        telescope=row.telescope,
+        ra_deg=row.ra_deg,
+        dec_deg=row.dec_deg,
+        pos_error_deg=row.pos_error_deg,
+        best_event_id=row.best_event_id,
+        earliest_observed_utc=row.earliest_observed_utc,
         latest_observed_utc=row.latest_observed_utc,
     )
 
@@ -107,8 +115,9 @@ def get_event(session: Session, event_id: int) -> StoredEvent:
     return _event_from_row(session.get_one(EventRow, event_id))
 
 
-def list_events(sessions: sessionmaker[Session], *, limit: int = 100, offset: int = 0,
-                trig_id: str | None = None) -> list[StoredEvent]:
+def list_events(
+    sessions: sessionmaker[Session], *, limit: int = 100, offset: int = 0, trig_id: str | None = None
+) -> list[StoredEvent]:
     """Most recent first."""
     with sessions() as session:
         query = select(EventRow).order_by(EventRow.id.desc()).limit(limit).offset(offset)
@@ -117,8 +126,9 @@ def list_events(sessions: sessionmaker[Session], *, limit: int = 100, offset: in
         return [_event_from_row(row) for row in session.scalars(query)]
 
 
-def list_groups(sessions: sessionmaker[Session], *, limit: int = 100, offset: int = 0,
-                include_ignored: bool = True) -> list[StoredGroup]:
+def list_groups(
+    sessions: sessionmaker[Session], *, limit: int = 100, offset: int = 0, include_ignored: bool = True
+) -> list[StoredGroup]:
     """Most recently active first."""
     with sessions() as session:
         query = select(EventGroupRow).order_by(EventGroupRow.last_received_utc.desc(), EventGroupRow.id.desc())

@@ -51,8 +51,16 @@ def store_raw_packet(
         existing = _find_duplicate(session, digest, ivorn)
         if existing is None:
             row = InboxRow(
-                received_utc=received, channel=channel.value, peer=peer, topic=topic, ivorn=ivorn, sha256=digest,
-                size_bytes=len(raw), raw=raw, status=InboxStatus.NEW.value, duplicate_count=0,
+                received_utc=received,
+                channel=channel.value,
+                peer=peer,
+                topic=topic,
+                ivorn=ivorn,
+                sha256=digest,
+                size_bytes=len(raw),
+                raw=raw,
+                status=InboxStatus.NEW.value,
+                duplicate_count=0,
             )
             session.add(row)
             try:
@@ -66,8 +74,11 @@ def store_raw_packet(
         session.execute(
             update(InboxRow)
             .where(InboxRow.id == existing)
-            .values(duplicate_count=InboxRow.duplicate_count + 1, last_duplicate_utc=received,
-                    last_duplicate_channel=channel.value)
+            .values(
+                duplicate_count=InboxRow.duplicate_count + 1,
+                last_duplicate_utc=received,
+                last_duplicate_channel=channel.value,
+            )
         )
         session.commit()
         return StoredPacket(existing, duplicate=True)
@@ -98,8 +109,9 @@ def load_inbox_item(session: Session, inbox_id: int) -> InboxItem:
     return InboxItem(row.id, row.raw, Channel(row.channel), row.received_utc, InboxStatus(row.status))
 
 
-def mark_inbox(session: Session, inbox_id: int, status: InboxStatus, error: str | None = None,
-               at_utc: datetime | None = None) -> None:
+def mark_inbox(
+    session: Session, inbox_id: int, status: InboxStatus, error: str | None = None, at_utc: datetime | None = None
+) -> None:
     session.execute(
         update(InboxRow)
         .where(InboxRow.id == inbox_id)

@@ -1,0 +1,1 @@
+"""CSV / ECSV / VOTable / HTML / PDF report builders over plain data."""
