@@ -1,0 +1,1 @@
+"""The event pipeline: parse raw VOEvent bytes, group, decide per proposal, trigger, record."""
