@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 
 from tracet_gui.core.records import ParsedEvent, ParseError
 from tracet_gui.core.resources import resources_dir
