@@ -7,21 +7,29 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Iterable, Sequence
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from tracet_gui import __version__
 from tracet_gui.config import Settings, load_settings
-from tracet_gui.core.records import ParseError
+from tracet_gui.core.clock import Clock, FixedClock, SystemClock
+from tracet_gui.core.records import ParsedEvent, ParseError
 from tracet_gui.core.resources import resources_dir
+from tracet_gui.core.sending import AcceptingRecorder, RequestSender
 from tracet_gui.core.streams import DEFAULT_INTERESTING_STREAMS
 from tracet_gui.core.vocabulary import Channel
+from tracet_gui.pipeline.decider import DecisionChange, PointingChooser, ProposalDecider
 from tracet_gui.pipeline.parse import VOEventParser, event_to_json, peek_ivorn
-from tracet_gui.pipeline.processor import PacketProcessor, ProcessedPacket
+from tracet_gui.pipeline.processor import InlineJobRunner, PacketProcessor, ProcessedPacket
+from tracet_gui.pipeline.proposals_yaml import ProposalFileError, dump_proposals_yaml, load_proposals_yaml
 from tracet_gui.storage.database import Database
+from tracet_gui.storage.decisions import record_operator_action
 from tracet_gui.storage.events import list_events, list_groups
 from tracet_gui.storage.inbox import store_raw_packet
+from tracet_gui.storage.proposals import list_proposals, upsert_proposal
 
 log = logging.getLogger("tracet_gui")
 
@@ -79,14 +87,74 @@ def open_database(settings: Settings) -> Database:
     return Database.open(settings.db_url)
 
 
+def default_proposals_text() -> str:
+    return (resources_dir() / "proposals" / "default.yaml").read_text(encoding="utf-8")
+
+
+def import_proposals(db: Database, text: str, operator: str, source: str) -> list[tuple[str, bool]]:
+    """Validate and store proposals (all or nothing); audited. Returns (proposal_id, created) pairs."""
+    proposals = load_proposals_yaml(text)
+    clock = SystemClock()
+    out: list[tuple[str, bool]] = []
+    with db.session() as session:
+        for proposal in proposals:
+            _, created = upsert_proposal(session, proposal, clock.now())
+            out.append((proposal.proposal_id, created))
+        record_operator_action(
+            session,
+            at_utc=clock.now(),
+            operator=operator,
+            action="import_proposals",
+            target=source,
+            comment=None,
+            details={"proposals": [p for p, _ in out]},
+        )
+        session.commit()
+    return out
+
+
+def ensure_default_proposals(db: Database, operator: str) -> bool:
+    """A database without any proposal gets the default catalogue (all in pretend mode)."""
+    with db.session() as session:
+        if list_proposals(session):
+            return False
+    import_proposals(db, default_proposals_text(), operator, "resources/proposals/default.yaml")
+    return True
+
+
+def make_processor(
+    db: Database,
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    sender: RequestSender | None = None,
+    chooser: PointingChooser | None = None,
+    now_for: Callable[[ParsedEvent], datetime] | None = None,
+) -> tuple[PacketProcessor, InlineJobRunner]:
+    """A processor that decides with every active proposal and sends requests inline (CLI, replay)."""
+    clock = clock or SystemClock()
+    decider = ProposalDecider(clock, now_for=now_for)
+    processor = PacketProcessor(db.sessions, _parser_for(settings), decider, clock)
+    runner = InlineJobRunner(processor, sender or AcceptingRecorder(), chooser, clock)
+    return processor, runner
+
+
 def ingest_files(
-    db: Database, processor: PacketProcessor, files: Sequence[Path], channel: Channel = Channel.FILE
+    db: Database,
+    processor: PacketProcessor,
+    files: Sequence[Path],
+    channel: Channel = Channel.FILE,
+    *,
+    received_for: Callable[[bytes], datetime | None] | None = None,
 ) -> list[tuple[Path, ProcessedPacket | None, bool]]:
     """Store every file in the inbox (raw bytes first), then process what is new."""
     results: list[tuple[Path, ProcessedPacket | None, bool]] = []
     for path in files:
         raw = path.read_bytes()
-        stored = store_raw_packet(db.sessions, raw, channel, ivorn=peek_ivorn(raw), peer=str(path))
+        received = received_for(raw) if received_for is not None else None
+        stored = store_raw_packet(
+            db.sessions, raw, channel, ivorn=peek_ivorn(raw), peer=str(path), received_utc=received
+        )
         if stored.duplicate:
             results.append((path, None, True))
             continue
@@ -97,7 +165,7 @@ def ingest_files(
 def cmd_ingest(args: argparse.Namespace) -> int:
     settings = _settings(args)
     db = open_database(settings)
-    processor = PacketProcessor(db.sessions, _parser_for(settings))
+    processor, runner = make_processor(db, settings)
     failed = 0
     for path, result, duplicate in ingest_files(db, processor, _xml_files(args.paths)):
         if duplicate or result is None:
@@ -108,8 +176,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         else:
             state = f"ignored: {result.ignore_reason}" if result.ignored else "processed"
             print(f"{path}: {result.ivorn} -> group {result.trig_id} ({state})")
-            for change in result.decision_changes:
+            for change in merge_changes([*result.decision_changes, *runner.changes]):
                 print(f"    {change.proposal_id}: {change.previous or '-'} -> {change.decision}")
+            runner.changes.clear()
     db.close()
     return 1 if failed else 0
 
@@ -195,7 +264,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     db = open_database(settings)
     print(f"tracet-gui {__version__}: database {db.url}")
-    processor = PacketProcessor(db.sessions, _parser_for(settings))
+    if ensure_default_proposals(db, settings.operator):
+        print("  no proposals yet: imported the default catalogue (all in pretend mode)")
+    processor, runner = make_processor(db, settings)
     demo = resources_dir() / "demo"
     for path, result, duplicate in ingest_files(db, processor, _xml_files([str(demo)]), Channel.MANUAL):
         if duplicate or result is None:
@@ -205,9 +276,154 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             what = f"ignored ({result.ignore_reason})" if result.ignored else "evaluated"
             print(f"  {path.name}: group {result.trig_id}: {what}")
-            for change in result.decision_changes:
-                print(f"      {change.proposal_id}: {change.decision} — {' | '.join(change.reasons[-2:])}")
+            for change in merge_changes([*result.decision_changes, *runner.changes]):
+                print(
+                    f"      {change.proposal_id:18s} {change.previous or '-'} -> {change.decision}: "
+                    f"{' | '.join(change.reasons[-3:-1])}"
+                )
+            runner.changes.clear()
     db.close()
+    return 0
+
+
+def merge_changes(changes: Sequence[DecisionChange]) -> list[DecisionChange]:
+    """One change per (group, proposal): the first previous state, the last decision, all the reasons."""
+    merged: dict[tuple[str, str], DecisionChange] = {}
+    for change in changes:
+        key = (change.trig_id, change.proposal_id)
+        first = merged.get(key)
+        if first is None:
+            merged[key] = change
+        else:
+            merged[key] = DecisionChange(
+                change.trig_id,
+                change.proposal_id,
+                change.decision,
+                first.previous,
+                first.event_ivorn or change.event_ivorn,
+                first.reasons + change.reasons,
+            )
+    return list(merged.values())
+
+
+def cmd_proposals(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    db = open_database(settings)
+    try:
+        if args.action == "import":
+            text = Path(args.file).read_text(encoding="utf-8")
+            try:
+                done = import_proposals(db, text, settings.operator, str(args.file))
+            except ProposalFileError as exc:
+                print(f"tracet-gui: {args.file} refused, nothing imported:\n{exc}", file=sys.stderr)
+                return 2
+            for proposal_id, created in done:
+                print(f"{'created' if created else 'updated'} {proposal_id}")
+        elif args.action == "export":
+            with db.session() as session:
+                proposals = [p.settings for p in list_proposals(session)]
+            text = dump_proposals_yaml(proposals)
+            if args.file in (None, "-"):
+                print(text, end="")
+            else:
+                Path(args.file).write_text(text, encoding="utf-8")
+                print(f"wrote {len(proposals)} proposals to {args.file}")
+        else:
+            with db.session() as session:
+                stored = list_proposals(session)
+            if args.json:
+                for p in stored:
+                    s = p.settings
+                    print(
+                        json.dumps(
+                            {
+                                "proposal_id": s.proposal_id,
+                                "telescope": s.telescope,
+                                "project_id": s.project_id,
+                                "source_type": s.source_type.value,
+                                "event_telescope": s.event_telescope,
+                                "testing": s.testing.value,
+                                "priority": s.priority,
+                                "active": s.active,
+                                "version": p.version,
+                            }
+                        )
+                    )
+            else:
+                print(
+                    f"{'proposal_id':18s} {'telescope':13s} {'project':8s} {'src':4s} {'event tel.':10s} "
+                    f"{'testing':12s} {'prio':>4s} active"
+                )
+                for p in stored:
+                    s = p.settings
+                    print(
+                        f"{s.proposal_id:18s} {s.telescope:13s} {s.project_id:8s} {s.source_type.value:4s} "
+                        f"{s.event_telescope or 'any':10s} {s.testing.value:12s} {s.priority:>4d} "
+                        f"{'yes' if s.active else 'no'}"
+                    )
+    finally:
+        db.close()
+    return 0
+
+
+#: Delay between an event's time and its evaluation in ``replay --as-observed`` (s): a typical alert latency.
+AS_OBSERVED_DELAY_S = 30.0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Run packets through a fresh (or given) database and print one JSON line per decision change."""
+    settings = _settings(args)
+    with tempfile.TemporaryDirectory(prefix="tracet-replay-") as tmp:
+        url = args.db or f"sqlite:///{Path(tmp) / 'replay.sqlite3'}"
+        db = Database.open(url)
+        try:
+            if args.proposals:
+                try:
+                    import_proposals(
+                        db, Path(args.proposals).read_text(encoding="utf-8"), settings.operator, str(args.proposals)
+                    )
+                except ProposalFileError as exc:
+                    print(f"tracet-gui: {args.proposals} refused:\n{exc}", file=sys.stderr)
+                    return 2
+            else:
+                ensure_default_proposals(db, settings.operator)
+            fixed = FixedClock(datetime.fromisoformat(args.now) if args.now else datetime.now(UTC))
+            delay = timedelta(seconds=args.delay_s)
+            parser = _parser_for(settings)
+
+            def when(raw: bytes) -> datetime | None:
+                if not args.as_observed:
+                    return fixed.now()
+                try:
+                    observed = parser.parse(raw).observed_utc
+                except ParseError:
+                    return fixed.now()
+                if observed is not None:
+                    fixed.set(observed + delay)
+                return fixed.now()
+
+            processor, runner = make_processor(db, settings, clock=fixed)
+            for _path, result, _dup in ingest_files(
+                db, processor, _xml_files(args.paths), Channel.FILE, received_for=when
+            ):
+                if result is None:
+                    continue
+                for change in merge_changes([*result.decision_changes, *runner.changes]):
+                    if change.decision != change.previous:
+                        print(
+                            json.dumps(
+                                {
+                                    "trig_id": change.trig_id,
+                                    "proposal_id": change.proposal_id,
+                                    "decision": change.decision,
+                                    "event_ivorn": change.event_ivorn,
+                                    "reasons": list(change.reasons),
+                                }
+                            )
+                        )
+                runner.changes.clear()
+        finally:
+            db.close()
     return 0
 
 
@@ -253,11 +469,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--hide-ignored", action="store_true")
     p.set_defaults(func=cmd_groups)
+
+    p = sub.add_parser("proposals", parents=[common], help="list, import or export observing proposals (YAML)")
+    p.add_argument("action", choices=["list", "import", "export"])
+    p.add_argument("file", nargs="?", help="YAML file to import, or to export to (default: stdout)")
+    p.add_argument("--json", action="store_true", help="list: one JSON object per proposal")
+    p.set_defaults(func=cmd_proposals)
+
+    p = sub.add_parser(
+        "replay",
+        parents=[common],
+        help="run packets through a fresh database and print each decision change (no telescope)",
+    )
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--proposals", help="proposal YAML (default: the default catalogue)")
+    when = p.add_mutually_exclusive_group()
+    when.add_argument("--now", help="evaluate every packet at this ISO 8601 time (default: the current time)")
+    when.add_argument(
+        "--as-observed",
+        action="store_true",
+        help="evaluate each packet at its own event time plus --delay-s (backtesting)",
+    )
+    p.add_argument(
+        "--delay-s",
+        type=float,
+        default=AS_OBSERVED_DELAY_S,
+        help="with --as-observed: seconds between event time and evaluation",
+    )
+    p.set_defaults(func=cmd_replay)
     return parser
 
 
 #: Commands that only print, so the default SIGPIPE behaviour (exit quietly) is right for them.
-PIPE_FRIENDLY_COMMANDS = frozenset({"parse", "events", "groups"})
+PIPE_FRIENDLY_COMMANDS = frozenset({"parse", "events", "groups", "proposals", "replay"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,41 +1,43 @@
-"""One inbox packet = one transaction: parse, store the event, group it, decide, record."""
+"""One inbox packet = one transaction: parse, store the event, group it, decide, record.
+
+Telescope requests leave only after that transaction committed (a :class:`JobRunner` sends them, inline
+for replays or on worker threads when live); their answers come back through :meth:`PacketProcessor.record`.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from tracet_gui.core.clock import Clock, SystemClock
 from tracet_gui.core.grouping import fold_event
-from tracet_gui.core.records import ParsedEvent, ParseError
+from tracet_gui.core.records import ParseError
+from tracet_gui.core.sending import RequestSender
 from tracet_gui.core.vocabulary import InboxStatus
+from tracet_gui.pipeline.decider import (
+    DecisionChange,
+    JobReport,
+    PointingChooser,
+    ProposalDecider,
+    RequestJob,
+    run_job,
+)
 from tracet_gui.pipeline.parse import VOEventParser
 from tracet_gui.storage import events as event_store
-from tracet_gui.storage.database import Session, SessionFactory
+from tracet_gui.storage.database import SessionFactory
 from tracet_gui.storage.inbox import load_inbox_item, mark_inbox, mark_inbox_failed
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class DecisionChange:
-    """A proposal's decision about a group changed (or was first made)."""
-
-    trig_id: str
-    proposal_id: str
-    decision: str
-    previous: str | None
-    event_ivorn: str
-    reasons: tuple[str, ...]
+__all__ = ["DecisionChange", "InlineJobRunner", "PacketProcessor", "ProcessedPacket"]
 
 
 @dataclass(frozen=True, slots=True)
 class ProcessedPacket:
-    """What processing one inbox row did; crosses to the GUI thread as is."""
+    """What processing one inbox row (or one telescope report) did; crosses to the GUI thread as is."""
 
-    inbox_id: int
+    inbox_id: int | None
     status: InboxStatus
     error: str | None = None
     event_id: int | None = None
@@ -47,12 +49,8 @@ class ProcessedPacket:
     decision_changes: tuple[DecisionChange, ...] = ()
 
 
-class GroupDecider(Protocol):
-    """Runs every proposal over a group after a new event joined it (inside the packet's transaction)."""
-
-    def decide(
-        self, session: Session, group_id: int, event_id: int, event: ParsedEvent
-    ) -> Sequence[DecisionChange]: ...
+JobRunner = Callable[[RequestJob], None]
+"""Takes a job after its decision was committed; must eventually hand the JobReport to ``record``."""
 
 
 class PacketProcessor:
@@ -62,17 +60,19 @@ class PacketProcessor:
         self,
         sessions: SessionFactory,
         parser: VOEventParser | None = None,
-        decider: GroupDecider | None = None,
+        decider: ProposalDecider | None = None,
         clock: Clock | None = None,
+        job_runner: JobRunner | None = None,
     ) -> None:
         self._sessions = sessions
         self._parser = parser or VOEventParser()
         self._decider = decider
         self._clock = clock or SystemClock()
+        self.job_runner = job_runner
 
     def process(self, inbox_id: int) -> ProcessedPacket:
         try:
-            return self._process(inbox_id)
+            result, jobs = self._process(inbox_id)
         except ParseError as exc:
             mark_inbox_failed(self._sessions, inbox_id, str(exc))
             return ProcessedPacket(inbox_id, InboxStatus.FAILED, error=str(exc))
@@ -81,24 +81,27 @@ class PacketProcessor:
             message = f"{type(exc).__name__}: {exc}"
             mark_inbox_failed(self._sessions, inbox_id, message)
             return ProcessedPacket(inbox_id, InboxStatus.FAILED, error=message)
+        self._dispatch(jobs)
+        return result
 
-    def _process(self, inbox_id: int) -> ProcessedPacket:
+    def _process(self, inbox_id: int) -> tuple[ProcessedPacket, list[RequestJob]]:
         with self._sessions() as session:
             item = load_inbox_item(session, inbox_id)
             if item.status is not InboxStatus.NEW:
-                return ProcessedPacket(inbox_id, item.status)
+                return ProcessedPacket(inbox_id, item.status), []
             event = self._parser.parse(item.raw)
             event_id = event_store.add_event(session, inbox_id, event, item.received_utc)
             stored = event_store.load_group(session, event.trig_id)
             state = fold_event(stored.state if stored else None, event_id, event, item.received_utc)
             group_id = event_store.save_group(session, stored.group_id if stored else None, state)
             event_store.link_event(session, event_id, group_id)
-            changes: Sequence[DecisionChange] = ()
+            changes: list[DecisionChange] = []
+            jobs: list[RequestJob] = []
             if self._decider is not None and not event.ignored:
-                changes = self._decider.decide(session, group_id, event_id, event)
+                changes, jobs = self._decider.decide(session, group_id, event_id, event, item.received_utc)
             mark_inbox(session, inbox_id, InboxStatus.PROCESSED, at_utc=self._clock.now())
             session.commit()
-        return ProcessedPacket(
+        result = ProcessedPacket(
             inbox_id,
             InboxStatus.PROCESSED,
             event_id=event_id,
@@ -109,3 +112,44 @@ class PacketProcessor:
             ignore_reason=event.ignore_reason,
             decision_changes=tuple(changes),
         )
+        return result, jobs
+
+    def record(self, report: JobReport) -> ProcessedPacket:
+        """Record a telescope job's answers (pipeline thread); may dispatch follow-up jobs (GW sky maps)."""
+        if self._decider is None:
+            raise RuntimeError("telescope report without a decider")
+        with self._sessions() as session:
+            changes, jobs = self._decider.record_report(session, report)
+            session.commit()
+        self._dispatch(jobs)
+        return ProcessedPacket(
+            None, InboxStatus.PROCESSED, group_id=report.job.group_id, decision_changes=tuple(changes)
+        )
+
+    def _dispatch(self, jobs: list[RequestJob]) -> None:
+        for job in jobs:
+            if self.job_runner is None:
+                log.warning("no telescope runner: request for decision %s not sent", job.decision_id)
+                continue
+            self.job_runner(job)
+
+
+class InlineJobRunner:
+    """Runs telescope jobs synchronously on the calling thread (replays, CLI ingest, tests).
+
+    Reports are recorded immediately; their changes are collected in ``changes`` for the caller to print.
+    """
+
+    def __init__(
+        self, processor: PacketProcessor, sender: RequestSender, chooser: PointingChooser | None, clock: Clock
+    ) -> None:
+        self._processor = processor
+        self._sender = sender
+        self._chooser = chooser
+        self._clock = clock
+        self.changes: list[DecisionChange] = []
+        processor.job_runner = self
+
+    def __call__(self, job: RequestJob) -> None:
+        report = run_job(job, self._sender, self._chooser, self._clock)
+        self.changes.extend(self._processor.record(report).decision_changes)

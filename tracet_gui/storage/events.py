@@ -65,6 +65,10 @@ def load_group(session: Session, trig_id: str) -> StoredGroup | None:
     return None if row is None else StoredGroup(row.id, _group_state(row))
 
 
+def get_group(session: Session, group_id: int) -> StoredGroup:
+    return StoredGroup(group_id, _group_state(session.get_one(EventGroupRow, group_id)))
+
+
 def _group_state(row: EventGroupRow) -> GroupState:
     return GroupState(
         trig_id=row.trig_id,
