@@ -101,7 +101,7 @@ def run_job(job: RequestJob, sender: RequestSender, chooser: PointingChooser | N
     return JobReport(job, tuple(results), pointings=pointings, skymap_at_utc=now)
 
 
-def _state(stored: decision_store.StoredDecision | None) -> DecisionState:
+def decision_state(stored: decision_store.StoredDecision | None) -> DecisionState:
     if stored is None:
         return DecisionState()
     return DecisionState(
@@ -156,7 +156,7 @@ class ProposalDecider:
         jobs: list[RequestJob] = []
         for proposal in proposals:
             stored = existing.get(proposal.pk)
-            state = _state(stored)
+            state = decision_state(stored)
             outcome = evaluate(state, proposal.settings, event, view, now, received_utc=received_utc)
             skymap_url = event.lvc_skymap_fits if _needs_skymap(proposal.settings, event, outcome) else None
             if skymap_url is not None:
@@ -164,7 +164,7 @@ class ProposalDecider:
                 buffer_only = tuple(r for r in outcome.requests if r.kind == "mwa_buffer")
                 note = Reason(now, event.ivorn, LogKind.INFO, f"Reading the sky map {skymap_url} for pointings.")
                 outcome = replace(outcome, requests=buffer_only, reasons=(*outcome.reasons, note))
-            change, decision_id, job = self._store(
+            change, decision_id, job = self.store_outcome(
                 session, view, group_id, event_id, event, proposal, stored, outcome, now
             )
             changes.append(change)
@@ -178,7 +178,7 @@ class ProposalDecider:
                 jobs.append(job)
         return changes, jobs
 
-    def _store(
+    def store_outcome(
         self,
         session: Session,
         view: GroupView,
@@ -320,7 +320,7 @@ class ProposalDecider:
                     job.group_id,
                     [decision_store.LogEntry(when, LogKind.ERROR, text, job.event_id)],
                 )
-            state = _state(decision_store.get_decision(session, job.decision_id))
+            state = decision_state(decision_store.get_decision(session, job.decision_id))
             outcome = evaluate(
                 state,
                 job.proposal,
@@ -330,7 +330,7 @@ class ProposalDecider:
                 skymap_pointings=report.pointings or None,
                 received_utc=event.received_utc,
             )
-            change, _, next_job = self._store(
+            change, _, next_job = self.store_outcome(
                 session,
                 view,
                 job.group_id,
