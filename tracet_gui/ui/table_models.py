@@ -1,0 +1,534 @@
+"""Table models over the read-side queries: lazy pages, database-side sort and filter, live upserts.
+
+``LazyListModel`` adapts a list of frozen records through a column table. It asks the database for one
+page at a time (``canFetchMore``/``fetchMore``), so a million-row table opens instantly. Sorting and the
+structured filters run in SQL (the whole table, not only the loaded rows); the quick search additionally
+narrows the loaded rows at once through ``SearchProxyModel`` (a QSortFilterProxyModel) while the same text
+is sent to the database.
+
+Live updates never reset the model: changed rows are replaced in place (``dataChanged``), moved with
+``beginMoveRows`` when their sort key changed, and new rows are inserted where the database order puts
+them (or left for a later page when they fall beyond what is loaded). Selections, the current index and
+the sort survive; ``LiveTableView`` keeps the operator's scroll position when rows appear above it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QRegularExpression,
+    QSortFilterProxyModel,
+    Qt,
+)
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import QAbstractItemView, QTableView, QWidget
+
+from tracet_gui.storage.views import ListQuery, Sessions, Sort, insertion_index
+from tracet_gui.ui.theme import colours, decision_text
+
+R = TypeVar("R")
+F = TypeVar("F")
+
+RECORD_ROLE = Qt.ItemDataRole.UserRole + 1
+"""Data role returning the row's frozen record."""
+SEARCH_ROLE = Qt.ItemDataRole.UserRole + 2
+"""Data role returning the text the quick search matches (column 0 only)."""
+ID_ROLE = Qt.ItemDataRole.UserRole + 3
+"""Data role returning the row's database id."""
+
+PAGE_SIZE = 200
+"""Rows fetched per page."""
+
+RELOAD_ABOVE = 2000
+"""More changed ids than this at once → reload the first page instead of upserting one by one."""
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+# ------------------------------------------------------------------------------------------------------
+# formatting
+# ------------------------------------------------------------------------------------------------------
+
+
+def fmt_time(value: datetime | None) -> str:
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fmt_float(value: float | None, digits: int = 4) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def fmt_bool(value: bool | None) -> str:
+    return "" if value is None else ("yes" if value else "no")
+
+
+def fmt_any(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return fmt_time(value)
+    if isinstance(value, bool):
+        return fmt_bool(value)
+    if isinstance(value, float):
+        return fmt_float(value)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Column(Generic[R]):
+    """One column: title, how to read the value, how to sort (record attribute / sort key, "" = not)."""
+
+    title: str
+    key: str
+    value: Callable[[R], Any]
+    text: Callable[[Any], str] = fmt_any
+    tooltip: str = ""
+    numeric: bool = False
+    decision: bool = False
+    """Cell holds a decision code (P/I/E/T/C): shown as letter + word, coloured."""
+    width: int = 0
+
+
+def attr(name: str) -> Callable[[Any], Any]:
+    return lambda record: getattr(record, name)
+
+
+def col(title: str, key: str, *, digits: int | None = None, **kwargs: Any) -> Column[Any]:
+    """A column reading the record attribute ``key`` (and sorting by it)."""
+    text: Callable[[Any], str] = fmt_any if digits is None else (lambda v: fmt_float(v, digits))
+    return Column(title, key, attr(key), text=text, **kwargs)
+
+
+# ------------------------------------------------------------------------------------------------------
+# the lazy model
+# ------------------------------------------------------------------------------------------------------
+
+
+class LazyListModel(QAbstractTableModel, Generic[F, R]):
+    """Rows of a ``ListQuery``: paged, filtered and sorted in the database, updated in place."""
+
+    def __init__(
+        self,
+        sessions: Sessions,
+        query: ListQuery[F, R],
+        columns: Sequence[Column[R]],
+        flt: F,
+        *,
+        search_text: Callable[[R], str] = lambda r: "",
+        muted: Callable[[R], bool] = lambda r: False,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._sessions = sessions
+        self._query = query
+        self._columns: list[Column[R]] = list(columns)
+        self._filter = flt
+        self._sort = query.default_sort
+        self._rows: list[R] = []
+        self._positions: dict[int, int] = {}
+        self._total = 0
+        self._search_text = search_text
+        self._muted = muted
+        self._loaded = False
+
+    # ---- identity -------------------------------------------------------------------------------------
+    @property
+    def id_attr(self) -> str:
+        return self._query.id_attr
+
+    def record_id(self, record: R) -> int:
+        return int(getattr(record, self.id_attr))
+
+    @property
+    def filter(self) -> F:
+        return self._filter
+
+    @property
+    def sort_order(self) -> Sort:
+        return self._sort
+
+    @property
+    def loaded(self) -> bool:
+        """True once the first page was read."""
+        return self._loaded
+
+    @property
+    def total(self) -> int:
+        """Rows matching the filter in the database (loaded or not)."""
+        return self._total
+
+    @property
+    def columns(self) -> list[Column[R]]:
+        return list(self._columns)
+
+    def records(self) -> list[R]:
+        return list(self._rows)
+
+    def record(self, row: int) -> R:
+        return self._rows[row]
+
+    def row_of(self, record_id: int) -> int | None:
+        return self._positions.get(record_id)
+
+    def column_of(self, key: str) -> int | None:
+        for i, c in enumerate(self._columns):
+            if c.key == key:
+                return i
+        return None
+
+    # ---- loading --------------------------------------------------------------------------------------
+    def reload(self) -> None:
+        """Fetch the first page again (filter or sort changed)."""
+        self.beginResetModel()
+        self._total = self._query.count(self._sessions, self._filter)
+        self._rows = self._query.page(self._sessions, self._filter, self._sort, 0, PAGE_SIZE)
+        self._reindex()
+        self._loaded = True
+        self.endResetModel()
+
+    def ensure_loaded(self) -> None:
+        if not self._loaded:
+            self.reload()
+
+    def set_filter(self, flt: F) -> None:
+        if flt != self._filter or not self._loaded:
+            self._filter = flt
+            self.reload()
+
+    def set_sort(self, sort: Sort) -> None:
+        if not self._query.can_sort(sort.key):
+            return
+        if sort != self._sort or not self._loaded:
+            self._sort = sort
+            self.reload()
+
+    def set_columns(self, columns: Sequence[Column[R]]) -> None:
+        if [c.title for c in columns] == [c.title for c in self._columns]:
+            self._columns = list(columns)
+            return
+        self.beginResetModel()
+        self._columns = list(columns)
+        self.endResetModel()
+
+    def _reindex(self) -> None:
+        self._positions = {self.record_id(r): i for i, r in enumerate(self._rows)}
+
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008, N802 (Qt API)
+        return not parent.isValid() and self._loaded and len(self._rows) < self._total
+
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008, N802 (Qt API)
+        if parent.isValid():
+            return
+        page = self._query.page(self._sessions, self._filter, self._sort, len(self._rows), PAGE_SIZE)
+        fresh = [r for r in page if self.record_id(r) not in self._positions]
+        if not fresh:
+            self._total = len(self._rows)
+            return
+        first = len(self._rows)
+        self.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
+        self._rows.extend(fresh)
+        for i, r in enumerate(fresh, start=first):
+            self._positions[self.record_id(r)] = i
+        self.endInsertRows()
+
+    # ---- live updates ---------------------------------------------------------------------------------
+    def apply_changes(self, ids: Iterable[int]) -> None:
+        """Re-read these ids; insert, move, replace or remove rows so the order stays the database's."""
+        wanted = set(ids)
+        if not wanted or not self._loaded:
+            return
+        if len(wanted) > RELOAD_ABOVE:
+            self.reload()
+            return
+        was_complete = len(self._rows) >= self._total
+        found = self._query.fetch_ids(self._sessions, self._filter, wanted)
+        found_ids = {self.record_id(r) for r in found}
+        for gone in sorted((i for i in wanted - found_ids if i in self._positions), reverse=True):
+            row = self._positions[gone]
+            self.beginRemoveRows(QModelIndex(), row, row)
+            del self._rows[row]
+            self.endRemoveRows()
+            self._reindex()
+        for record in found:
+            self._upsert(record, was_complete)
+        self._total = self._query.count(self._sessions, self._filter)
+        self._total = max(self._total, len(self._rows))
+
+    def _upsert(self, record: R, was_complete: bool) -> None:
+        rid = self.record_id(record)
+        old = self._positions.get(rid)
+        if old is None:
+            new = insertion_index(self._rows, record, self._sort, self.id_attr)
+            if new >= len(self._rows) and not was_complete:
+                return  # beyond the loaded rows: a later page brings it
+            self.beginInsertRows(QModelIndex(), new, new)
+            self._rows.insert(new, record)
+            self.endInsertRows()
+            self._reindex()
+            return
+        others = self._rows[:old] + self._rows[old + 1 :]
+        new = insertion_index(others, record, self._sort, self.id_attr)
+        if new == old:
+            self._rows[old] = record
+            self.dataChanged.emit(self.index(old, 0), self.index(old, max(0, len(self._columns) - 1)))
+            return
+        if new >= len(others) and not was_complete:
+            self.beginRemoveRows(QModelIndex(), old, old)
+            del self._rows[old]
+            self.endRemoveRows()
+            self._reindex()
+            return
+        destination = new if new < old else new + 1
+        self.beginMoveRows(QModelIndex(), old, old, QModelIndex(), destination)
+        del self._rows[old]
+        self._rows.insert(new, record)
+        self.endMoveRows()
+        self._reindex()
+        self.dataChanged.emit(self.index(new, 0), self.index(new, max(0, len(self._columns) - 1)))
+
+    # ---- Qt model API ---------------------------------------------------------------------------------
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802 (Qt API)
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802 (Qt API)
+        return 0 if parent.isValid() else len(self._columns)
+
+    def headerData(  # noqa: N802 (Qt API)
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self._columns):
+            return None
+        column = self._columns[section]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return column.title
+        if role == Qt.ItemDataRole.ToolTipRole:
+            sortable = "" if self._query.can_sort(column.key) else " (not sortable)"
+            return (column.tooltip or column.title) + sortable
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        if not 0 <= index.column() < len(self._columns):
+            return None
+        record = self._rows[index.row()]
+        column = self._columns[index.column()]
+        if role == RECORD_ROLE:
+            return record
+        if role == ID_ROLE:
+            return self.record_id(record)
+        if role == SEARCH_ROLE:
+            return self._search_text(record)
+        if role == Qt.ItemDataRole.DisplayRole:
+            value = column.value(record)
+            return decision_text(value) if column.decision else column.text(value)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            value = column.value(record)
+            text = decision_text(value) if column.decision else column.text(value)
+            return f"{column.title}: {text}" if text else None
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            horizontal = Qt.AlignmentFlag.AlignRight if column.numeric else Qt.AlignmentFlag.AlignLeft
+            return int(horizontal | Qt.AlignmentFlag.AlignVCenter)
+        if column.decision and role in (Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole):
+            swatch = colours().decisions.get(str(column.value(record) or ""))
+            if swatch is None:
+                return None
+            colour = swatch.background if role == Qt.ItemDataRole.BackgroundRole else swatch.foreground
+            return QBrush(QColor(colour))
+        if role == Qt.ItemDataRole.ForegroundRole and self._muted(record):
+            return QBrush(QColor(colours().muted))
+        if role == Qt.ItemDataRole.FontRole and column.decision and column.value(record) == "P":
+            font = QFont()
+            font.setBold(True)
+            return font
+        return None
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if 0 <= column < len(self._columns):
+            self.set_sort(Sort(self._columns[column].key, order == Qt.SortOrder.DescendingOrder))
+
+    def can_sort_column(self, column: int) -> bool:
+        return 0 <= column < len(self._columns) and self._query.can_sort(self._columns[column].key)
+
+
+def with_filter(flt: F, **changes: Any) -> F:
+    return dataclasses.replace(flt, **changes)  # type: ignore[type-var]
+
+
+# ------------------------------------------------------------------------------------------------------
+# proxy and view
+# ------------------------------------------------------------------------------------------------------
+
+
+class SearchProxyModel(QSortFilterProxyModel):
+    """Quick search over the loaded rows; sorting is forwarded to the source model (database order)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFilterRole(SEARCH_ROLE)
+        self.setFilterKeyColumn(0)
+        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setDynamicSortFilter(True)
+
+    def set_search(self, text: str) -> None:
+        self.setFilterRegularExpression(
+            QRegularExpression(
+                QRegularExpression.escape(text.strip()), QRegularExpression.PatternOption.CaseInsensitiveOption
+            )
+        )
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        source = self.sourceModel()
+        if source is not None:
+            source.sort(column, order)
+
+    def record(self, row: int) -> Any:
+        return self.index(row, 0).data(RECORD_ROLE)
+
+
+class LiveTableView(QTableView):
+    """A table that keeps what the operator is looking at still while rows are inserted above it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setAlternatingRowColors(True)
+        self.setWordWrap(False)
+        self.setSortingEnabled(True)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerItem)
+        self.verticalHeader().setVisible(False)
+        self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
+        self.horizontalHeader().setStretchLastSection(True)
+        self.horizontalHeader().setHighlightSections(False)
+        self.setTabKeyNavigation(False)
+
+    def rowsInserted(self, parent: Index, start: int, end: int) -> None:  # noqa: N802 (Qt API)
+        bar = self.verticalScrollBar()
+        before = bar.value()
+        super().rowsInserted(parent, start, end)
+        if before > 0 and not parent.isValid() and start <= before:
+            self.updateGeometries()
+            bar.setValue(before + (end - start + 1))
+
+
+class StaticListModel(QAbstractTableModel, Generic[R]):
+    """A small, fully loaded list of records through the same column table (details windows, proposals)."""
+
+    def __init__(
+        self,
+        columns: Sequence[Column[R]],
+        records: Sequence[R] = (),
+        *,
+        id_attr: str = "",
+        muted: Callable[[R], bool] = lambda r: False,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._columns = list(columns)
+        self._rows: list[R] = list(records)
+        self._id_attr = id_attr
+        self._muted = muted
+
+    def set_records(self, records: Sequence[R]) -> None:
+        """Replace the rows; rows with the same id keep their place so selections survive a refresh."""
+        new = list(records)
+        if self._id_attr and [self._rid(r) for r in new] == [self._rid(r) for r in self._rows]:
+            self._rows = new
+            if new:
+                self.dataChanged.emit(self.index(0, 0), self.index(len(new) - 1, len(self._columns) - 1))
+            return
+        self.beginResetModel()
+        self._rows = new
+        self.endResetModel()
+
+    def _rid(self, record: R) -> Any:
+        return getattr(record, self._id_attr)
+
+    def records(self) -> list[R]:
+        return list(self._rows)
+
+    def record(self, row: int) -> R:
+        return self._rows[row]
+
+    def row_of(self, record_id: Any) -> int | None:
+        for i, r in enumerate(self._rows):
+            if self._id_attr and self._rid(r) == record_id:
+                return i
+        return None
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802 (Qt API)
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802 (Qt API)
+        return 0 if parent.isValid() else len(self._columns)
+
+    def headerData(  # noqa: N802 (Qt API)
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self._columns):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._columns[section].title
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._columns[section].tooltip or self._columns[section].title
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        if not 0 <= index.column() < len(self._columns):
+            return None
+        record = self._rows[index.row()]
+        column = self._columns[index.column()]
+        if role == RECORD_ROLE:
+            return record
+        if role == ID_ROLE:
+            return self._rid(record) if self._id_attr else index.row()
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            value = column.value(record)
+            return decision_text(value) if column.decision else column.text(value)
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            horizontal = Qt.AlignmentFlag.AlignRight if column.numeric else Qt.AlignmentFlag.AlignLeft
+            return int(horizontal | Qt.AlignmentFlag.AlignVCenter)
+        if column.decision and role in (Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole):
+            swatch = colours().decisions.get(str(column.value(record) or ""))
+            if swatch is None:
+                return None
+            colour = swatch.background if role == Qt.ItemDataRole.BackgroundRole else swatch.foreground
+            return QBrush(QColor(colour))
+        if role == Qt.ItemDataRole.ForegroundRole and self._muted(record):
+            return QBrush(QColor(colours().muted))
+        return None
+
+
+def small_table(model: QAbstractTableModel, parent: QWidget | None = None) -> QTableView:
+    """A read-only, row-selecting table for a details pane."""
+    view = QTableView(parent)
+    view.setModel(model)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    view.setAlternatingRowColors(True)
+    view.setWordWrap(False)
+    view.verticalHeader().setVisible(False)
+    view.horizontalHeader().setStretchLastSection(True)
+    view.setTabKeyNavigation(False)
+    return view
