@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -259,13 +260,28 @@ def cmd_groups(args: argparse.Namespace) -> int:
     return 0
 
 
+def _display_available() -> bool:
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run on embedded defaults. Until the GUI lands this ingests the bundled demo feed headless."""
+    """Run on embedded defaults: the console window with the demo feed, or the same feed printed headless."""
     settings = _settings(args)
     db = open_database(settings)
     print(f"tracet-gui {__version__}: database {db.url}")
     if ensure_default_proposals(db, settings.operator):
         print("  no proposals yet: imported the default catalogue (all in pretend mode)")
+    if not args.no_gui and _display_available():
+        db.close()
+        from tracet_gui.ui.main_window import run_gui
+
+        return run_gui(settings, demo=not args.no_demo)
+    if not args.no_gui:
+        print("  no display: running the demo feed headless (use `tracet-gui headless` for a live server)")
     processor, runner = make_processor(db, settings)
     demo = resources_dir() / "demo"
     for path, result, duplicate in ingest_files(db, processor, _xml_files([str(demo)]), Channel.MANUAL):
@@ -442,11 +458,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tracet-gui", parents=[common], description="Transient alert console for MWA and ATCA."
     )
-    parser.set_defaults(config=None, db=None, verbose=False)
+    parser.set_defaults(config=None, db=None, verbose=False, no_gui=False, no_demo=False)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command")
 
     p = sub.add_parser("run", parents=[common], help="start the app on embedded defaults (default command)")
+    p.add_argument("--no-gui", action="store_true", help="print the demo feed's decisions instead of a window")
+    p.add_argument("--no-demo", action="store_true", help="do not play the bundled demo packets")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("parse", parents=[common], help="parse VOEvent files and print what was read")
@@ -524,4 +542,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def gui_main() -> int:
-    return main(["run"])
+    return main(["run", *sys.argv[1:]])
