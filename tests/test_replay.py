@@ -15,6 +15,7 @@ from tracet_gui.storage.schema import ObservationRow, ProposalDecisionRow
 
 DATA = Path(__file__).parent / "data"
 ATCA_GRB = DATA / "proposals" / "replay_atca_grb.yaml"
+MWA_GW = DATA / "proposals" / "replay_mwa_gw.yaml"
 
 
 def replay(*args: str) -> list[dict[str, Any]]:
@@ -54,9 +55,10 @@ def test_ignored_fermi_decision_triggers_when_a_better_position_arrives(tmp_path
 def test_early_warning_then_retraction_flags_the_triggered_decision(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'gw.sqlite3'}"
     lines = replay(str(DATA / "LVC_real_early_warning.xml"), str(DATA / "LVC_real_retraction.xml"),
-                   "--as-observed", "--db", url)
-    by_proposal = {line["proposal_id"]: line for line in lines if line["trig_id"] == "S230518h"}
-    assert by_proposal["MWA_GW_BNS"]["decision"] == "T"
+                   "--proposals", str(MWA_GW), "--as-observed", "--db", url)
+    assert [(line["trig_id"], line["proposal_id"], line["decision"]) for line in lines] == [
+        ("S230518h", "EARLY_LVC_MWA", "T")
+    ]
     db = Database.open(url)
     with db.session() as session:
         observations = session.scalars(select(ObservationRow).order_by(ObservationRow.id)).all()
@@ -69,9 +71,10 @@ def test_early_warning_then_retraction_flags_the_triggered_decision(tmp_path: Pa
 
 
 def test_backtesting_evaluates_each_packet_at_its_own_time() -> None:
-    as_observed = replay(str(DATA / "LVC_real_early_warning.xml"), "--as-observed")
-    much_later = replay(str(DATA / "LVC_real_early_warning.xml"), "--now", "2026-11-28T00:00:00+00:00")
-    assert {line["decision"] for line in as_observed if line["proposal_id"] == "MWA_GW_BNS"} == {"T"}
-    late = [line for line in much_later if line["proposal_id"] == "MWA_GW_BNS"]
+    early_warning = str(DATA / "LVC_real_early_warning.xml")
+    as_observed = replay(early_warning, "--proposals", str(MWA_GW), "--as-observed")
+    much_later = replay(early_warning, "--proposals", str(MWA_GW), "--now", "2026-11-28T00:00:00+00:00")
+    assert [line["decision"] for line in as_observed] == ["T"]
+    late = much_later
     assert late and late[0]["decision"] == "I"
     assert any("hours ago" in r or "old" in r for r in late[0]["reasons"])
