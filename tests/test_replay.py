@@ -27,8 +27,13 @@ def replay(*args: str) -> list[dict[str, Any]]:
 
 
 def test_pending_grb_is_re_evaluated_by_the_next_event() -> None:
-    lines = replay(str(DATA / "SWIFT_short.xml"), str(DATA / "SWIFT_short_ra185.xml"), "--proposals", str(ATCA_GRB),
-                   "--as-observed")
+    lines = replay(
+        str(DATA / "SWIFT_short.xml"),
+        str(DATA / "SWIFT_short_ra185.xml"),
+        "--proposals",
+        str(ATCA_GRB),
+        "--as-observed",
+    )
     assert [(line["trig_id"], line["proposal_id"], line["decision"]) for line in lines] == [
         ("772006", "TEST_ATCA_GRB", "P")
     ]
@@ -54,8 +59,15 @@ def test_ignored_fermi_decision_triggers_when_a_better_position_arrives(tmp_path
 
 def test_early_warning_then_retraction_flags_the_triggered_decision(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'gw.sqlite3'}"
-    lines = replay(str(DATA / "LVC_real_early_warning.xml"), str(DATA / "LVC_real_retraction.xml"),
-                   "--proposals", str(MWA_GW), "--as-observed", "--db", url)
+    lines = replay(
+        str(DATA / "LVC_real_early_warning.xml"),
+        str(DATA / "LVC_real_retraction.xml"),
+        "--proposals",
+        str(MWA_GW),
+        "--as-observed",
+        "--db",
+        url,
+    )
     assert [(line["trig_id"], line["proposal_id"], line["decision"]) for line in lines] == [
         ("S230518h", "EARLY_LVC_MWA", "T")
     ]
