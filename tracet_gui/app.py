@@ -5,17 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import logging.handlers
 import os
 import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from tracet_gui import __version__
-from tracet_gui.config import Settings, load_settings
+from tracet_gui.config import Settings, load_settings, user_log_dir
 from tracet_gui.core.clock import Clock, FixedClock, SystemClock
 from tracet_gui.core.records import ParsedEvent, ParseError
 from tracet_gui.core.resources import resources_dir
@@ -382,6 +384,70 @@ def cmd_proposals(args: argparse.Namespace) -> int:
     return 0
 
 
+def _configure_daemon_logging(verbose: bool) -> Path:
+    log_dir = user_log_dir()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_file = log_dir / "tracet-gui.log"
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
+    for handler in (
+        logging.handlers.RotatingFileHandler(log_file, maxBytes=10_000_000, backupCount=5),
+        logging.StreamHandler(sys.stderr),
+    ):
+        handler.setFormatter(fmt)
+        root.addHandler(handler)
+    return log_file
+
+
+def cmd_headless(args: argparse.Namespace) -> int:
+    """Ingest + pipeline with no Qt at all; exits cleanly on SIGTERM/SIGINT."""
+    settings = _settings(args)
+    changes: dict[str, Any] = {}
+    if args.remote:
+        changes["remotes"] = tuple(args.remote)
+    if args.receive_port is not None:
+        changes["receive_port"] = args.receive_port
+    if args.telescope_url:
+        changes["telescope_base_url"] = args.telescope_url
+    from dataclasses import replace
+
+    settings = replace(settings, **changes)
+    log_file = _configure_daemon_logging(args.verbose)
+    from tracet_gui.ingest.engine import Engine
+
+    db = open_database(settings)
+    ensure_default_proposals(db, settings.operator)
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        log.info("signal %s: stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    engine = Engine(settings, db)
+    engine.start()
+    log.info(
+        "headless engine running: database %s, remotes %s, author port %s, log %s",
+        db.url,
+        ", ".join(settings.remotes) or "none",
+        engine.receive_port,
+        log_file,
+    )
+    print(f"READY receive_port={engine.receive_port}", flush=True)
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        engine.stop()
+        db.close()
+        log.info("stopped cleanly")
+    return 0
+
+
 #: Delay between an event's time and its evaluation in ``replay --as-observed`` (s): a typical alert latency.
 AS_OBSERVED_DELAY_S = 30.0
 
@@ -493,6 +559,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?", help="YAML file to import, or to export to (default: stdout)")
     p.add_argument("--json", action="store_true", help="list: one JSON object per proposal")
     p.set_defaults(func=cmd_proposals)
+
+    p = sub.add_parser("headless", parents=[common], help="run ingest + pipeline as a server (no GUI)")
+    p.add_argument("--remote", action="append", metavar="HOST:PORT", help="subscribe to this VTP broker (repeatable)")
+    p.add_argument("--receive-port", type=int, help="listen for VTP authors on this port (whitelist from config)")
+    p.add_argument("--telescope-url", help="base URL of the telescope services (e.g. the simulator)")
+    p.set_defaults(func=cmd_headless)
 
     p = sub.add_parser(
         "replay",

@@ -54,14 +54,8 @@ class OverrideExecutor:
                     session.rollback()
                     log.warning("operator action %s failed: %s", action.action_id, exc)
                     with self._sessions() as again:
-                        actions.mark_action_executed(again, action.action_id, now)
-                        decision_store.record_operator_action(
-                            again,
-                            at_utc=now,
-                            operator="tracet-gui",
-                            action="action_failed",
-                            target=f"action:{action.action_id}",
-                            comment=f"{type(exc).__name__}: {exc}",
+                        decision_store.record_action_failure(
+                            again, action.action_id, now, f"{type(exc).__name__}: {exc}"
                         )
                         again.commit()
                     continue

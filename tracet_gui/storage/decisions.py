@@ -187,8 +187,16 @@ def record_operator_action(
     details: dict[str, Any] | None = None,
 ) -> int:
     row = OperatorActionRow(
-        at_utc=at_utc, operator=operator, action=action, target=target, comment=comment, details=details
+        at_utc=at_utc, operator=operator, action=action, target=target, comment=comment, details=details,
+        executed_utc=at_utc,  # an audit record of something already done, not a request for the engine
     )
     session.add(row)
     session.flush()
     return row.id
+
+
+def record_action_failure(session: Session, action_id: int, at_utc: datetime, error: str) -> None:
+    """An operator action could not be carried out: it counts as executed, with the reason kept on the row."""
+    row = session.get_one(OperatorActionRow, action_id)
+    row.executed_utc = row.executed_utc or at_utc
+    row.details = {**(row.details or {}), "error": error}

@@ -1,0 +1,151 @@
+"""The engine: ingest services + the pipeline thread, with or without a GUI (no Qt here).
+
+``Engine.start()`` opens every configured feed (remote VTP brokers, the author port, GCN Kafka) and the
+pipeline thread; ``stop()`` closes feeds first (nothing new is accepted), lets the pipeline finish what was
+stored, then stops it. Everything stored is processed, now or at the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tracet_gui.config import Settings, user_data_dir
+from tracet_gui.core.clock import Clock, SystemClock
+from tracet_gui.core.sending import AcceptingRecorder, RequestSender
+from tracet_gui.core.streams import DEFAULT_INTERESTING_STREAMS
+from tracet_gui.core.vocabulary import Channel
+from tracet_gui.ingest.health import ConnectionHealth, ConnectionState, HealthRegistry
+from tracet_gui.ingest.kafka import DEFAULT_TOPICS, ConsumerFactory, KafkaService, gcn_consumer_factory
+from tracet_gui.ingest.vtp import VtpService, VtpSettings
+from tracet_gui.pipeline.decider import PointingChooser, ProposalDecider
+from tracet_gui.pipeline.overrides import OverrideExecutor
+from tracet_gui.pipeline.parse import VOEventParser, peek_ivorn
+from tracet_gui.pipeline.processor import PacketProcessor, ProcessedPacket
+from tracet_gui.pipeline.runner import PipelineRunner
+from tracet_gui.pipeline.skymaps import SkyMapFetcher, SkyMapPointingChooser
+from tracet_gui.storage.broker_log import append_broker_log
+from tracet_gui.storage.database import Database
+from tracet_gui.storage.inbox import StoredPacket, store_raw_packet
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        *,
+        on_result: Callable[[ProcessedPacket], None] | None = None,
+        sender: RequestSender | None = None,
+        chooser: PointingChooser | None = None,
+        clock: Clock | None = None,
+        kafka_consumer_factory: ConsumerFactory | None = None,
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.clock = clock or SystemClock()
+        self.health_registry = HealthRegistry()
+        self.health_registry.add_listener(self._log_health)
+        streams = (
+            frozenset(settings.interesting_streams) if settings.interesting_streams else DEFAULT_INTERESTING_STREAMS
+        )
+        parser = VOEventParser(interesting_streams=streams, max_packet_bytes=settings.max_packet_bytes)
+        decider = ProposalDecider(self.clock)
+        self.processor = PacketProcessor(database.sessions, parser, decider, self.clock)
+        self.sender = sender or AcceptingRecorder()
+        if chooser is None:
+            chooser = SkyMapPointingChooser(SkyMapFetcher(user_data_dir() / "skymaps", timeout_s=20.0))
+        self.runner = PipelineRunner(
+            database.sessions,
+            self.processor,
+            OverrideExecutor(database.sessions, decider, self.clock),
+            self.sender,
+            chooser,
+            self.clock,
+            on_result,
+        )
+        self.vtp: VtpService | None = None
+        if settings.remotes or settings.receive_port is not None:
+            self.vtp = VtpService(
+                VtpSettings(
+                    settings.remotes,
+                    settings.receive_port,
+                    settings.author_whitelist,
+                    settings.local_ivo,
+                    settings.max_packet_bytes,
+                ),
+                self.health_registry,
+                self._store,
+            )
+        self.kafka: KafkaService | None = None
+        factory = kafka_consumer_factory
+        if factory is None and settings.kafka_client_id and settings.kafka_client_secret:
+            factory = gcn_consumer_factory(settings.kafka_client_id, settings.kafka_client_secret)
+        if factory is not None:
+            self.kafka = KafkaService(
+                "kafka:gcn", factory, settings.kafka_topics or DEFAULT_TOPICS, self.health_registry, self._store_kafka
+            )
+        else:
+            self.health_registry.set_state(
+                "kafka:gcn", "kafka", ConnectionState.DISABLED, last_error="no GCN Kafka credentials configured"
+            )
+        self._started = False
+
+    # -- storing (ingest threads) -----------------------------------------------------------------------
+
+    def _store(self, raw: bytes, channel: Channel, peer: str) -> None:
+        stored = store_raw_packet(self.database.sessions, raw, channel, ivorn=peek_ivorn(raw), peer=peer)
+        if not stored.duplicate:
+            self.runner.notify(stored.inbox_id)
+
+    def _store_kafka(self, raw: bytes, channel: Channel, peer: str, topic: str) -> None:
+        stored = store_raw_packet(self.database.sessions, raw, channel, ivorn=peek_ivorn(raw), peer=peer, topic=topic)
+        if not stored.duplicate:
+            self.runner.notify(stored.inbox_id)
+
+    def submit_bytes(self, raw: bytes, channel: Channel = Channel.MANUAL, peer: str = "console") -> StoredPacket:
+        stored = store_raw_packet(self.database.sessions, raw, channel, ivorn=peek_ivorn(raw), peer=peer)
+        if not stored.duplicate:
+            self.runner.notify(stored.inbox_id)
+        return stored
+
+    def submit_file(self, path: Path | str) -> StoredPacket:
+        path = Path(path)
+        return self.submit_bytes(path.read_bytes(), Channel.FILE, str(path))
+
+    def _log_health(self, health: ConnectionHealth) -> None:
+        try:
+            append_broker_log(self.database.sessions, datetime.now(UTC), health.name, health.state.value, health.detail)
+        except Exception:
+            log.exception("could not write broker_log")
+
+    # -- lifecycle --------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.runner.start()
+        if self.vtp is not None:
+            self.vtp.start()
+        if self.kafka is not None:
+            self.kafka.start()
+        self._started = True
+
+    def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        if self.vtp is not None:
+            self.vtp.stop()
+        if self.kafka is not None:
+            self.kafka.stop()
+        self.runner.stop()
+
+    def health(self) -> list[ConnectionHealth]:
+        return self.health_registry.snapshot()
+
+    @property
+    def receive_port(self) -> int | None:
+        return self.vtp.receive_port if self.vtp is not None else None

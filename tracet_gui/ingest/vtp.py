@@ -1,0 +1,348 @@
+"""Comet inside the app: subscribe to remote VTP brokers and receive author pushes, storing before ACK.
+
+Twisted runs in its own thread (reactor.run without signal handlers, as LIGO's GWCelery embeds Comet); every
+service is created and stopped in that thread with ``blockingCallFromThread``. The reactor can run only once
+per process, so the thread is started on first use and stopped at interpreter exit.
+
+Design points (measured facts about Comet 3.1.0):
+
+* Comet ACKs *before* its handlers run, so the raw bytes are committed to the inbox by a **validator**: the
+  validator returns a Deferred that fires after the database commit (run with ``deferToThread``), and only
+  then does Comet send the ACK. A failed commit NAKs an author (who may retry); a subscriber always ACKs
+  upstream (VTP: a NAK gets us dropped from the distribution list), so the failure is logged loudly.
+* Comet drops messages it cannot parse before any validator sees them; our protocols store the raw bytes of
+  every message that is not a transport message first, so malformed input is kept and flagged.
+* Comet's previously-seen database (dbm.dumb: slow, quadratic pruning) is not used: duplicates are detected
+  by the inbox (same bytes or same IVORN).
+* Comet's reconnect back-off grows to an hour; ours is capped (``max_delay_s``, default 60 s) with jitter.
+* Messages are length-prefixed; Comet's limit is 99,999 bytes and an over-long message drops the connection
+  without a NAK. We raise the limit deliberately to the parser's ``max_packet_bytes`` (1 MiB): larger
+  packets are still refused, by the parser, and kept in the inbox.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from ipaddress import ip_network
+from typing import Any
+
+from comet.protocol.receiver import VOEventReceiver, VOEventReceiverFactory
+from comet.protocol.subscriber import VOEventSubscriber, VOEventSubscriberFactory
+from comet.utility import ParseError as CometParseError
+from comet.utility import xml_document
+from comet.utility.whitelist import WhitelistingFactory
+from twisted.internet import reactor as _twisted_reactor
+from twisted.internet import threads
+from twisted.internet.defer import Deferred
+
+from tracet_gui.core.vocabulary import Channel
+from tracet_gui.ingest.health import ConnectionState, HealthRegistry
+
+log = logging.getLogger(__name__)
+
+reactor: Any = _twisted_reactor  # the installed reactor; typed loosely (its interfaces are mixed in at runtime)
+
+VOEVENT_ROLES = ("observation", "prediction", "utility", "test")
+DEFAULT_MAX_DELAY_S = 60.0
+"""Longest wait (s) between reconnection attempts to a remote broker (Comet's default is an hour)."""
+
+StorePacket = Callable[[bytes, Channel, str], None]
+"""Commits raw bytes to the inbox (channel, peer); raises if they could not be stored. Called off the reactor."""
+
+_reactor_lock = threading.Lock()
+_reactor_thread: threading.Thread | None = None
+
+
+def _ensure_reactor() -> None:
+    global _reactor_thread  # noqa: PLW0603 (one reactor per process)
+    with _reactor_lock:
+        if _reactor_thread is not None and _reactor_thread.is_alive():
+            return
+        if reactor.running:
+            return
+        from twisted.python import log as twisted_log
+
+        twisted_log.PythonLoggingObserver(loggerName="twisted").start()  # type: ignore[no-untyped-call]  # Comet/Twisted messages in our log
+        thread = threading.Thread(
+            target=reactor.run,
+            kwargs={"installSignalHandlers": False},
+            name="twisted-reactor",
+            daemon=True,
+        )
+        thread.start()
+        _reactor_thread = thread
+        reactor.suggestThreadPoolSize(4)
+        atexit.register(stop_reactor)
+
+
+def stop_reactor() -> None:
+    """Stop the reactor thread (end of process only: a Twisted reactor cannot be restarted)."""
+    thread = _reactor_thread
+    if thread is None or not thread.is_alive():
+        return
+    reactor.callFromThread(reactor.stop)
+    thread.join(timeout=10)
+
+
+def _peer(transport: Any) -> str:
+    try:
+        peer = transport.getPeer()
+        return f"{peer.host}:{peer.port}"
+    except Exception:
+        return "unknown"
+
+
+def _role(data: bytes) -> str | None:
+    head = data[:2048]
+    marker = b'role="'
+    at = head.find(marker)
+    if at < 0:
+        marker = b"role='"
+        at = head.find(marker)
+    if at < 0:
+        return None
+    end = head.find(marker[-1:], at + len(marker))
+    return head[at + len(marker) : end].decode("ascii", "replace") if end > 0 else None
+
+
+TRANSPORT_ROLES = ("iamalive", "authenticate", "ack", "nak")
+
+
+class _StoringMixin:
+    """Keeps every VOEvent-like message Comet would drop: unparsable bytes, or a role Comet does not know
+    (H.E.S.S. sends ``role="observe"``). Unparsable bytes are stored as they are (the pipeline marks them failed);
+    a parsable VOEvent with an unknown role goes through the normal storing validator and is ACKed."""
+
+    factory: Any
+    transport: Any
+
+    def _store_raw(self, data: bytes) -> Deferred[None]:
+        store: StorePacket = self.factory.store_packet
+        d: Deferred[None] = threads.deferToThread(store, data, self.factory.channel, _peer(self.transport))
+        d.addErrback(lambda f: log.error("could not store a packet Comet would drop: %s", f.getErrorMessage()))
+        return d
+
+    def _handle_foreign(self, data: bytes) -> Deferred[Any] | None:
+        """None when Comet handles the message itself; else the Deferred of our handling."""
+        role = _role(data)
+        if role in TRANSPORT_ROLES or role in VOEVENT_ROLES:
+            try:
+                xml_document(data)
+                return None
+            except CometParseError:
+                return self._store_raw(data)
+        try:
+            incoming = xml_document(data)
+        except CometParseError:
+            return self._store_raw(data)
+        if "ivorn" not in incoming.element.attrib:
+            return self._store_raw(data)
+        log.info("VOEvent %s with role %r accepted", incoming.element.attrib["ivorn"], role)
+        can_nak = self.factory.channel is not Channel.VTP_REMOTE  # never NAK upstream (VTP: we would be dropped)
+        result: Deferred[Any] = self.process_event(incoming, can_nak=can_nak)  # type: ignore[attr-defined]
+        return result
+
+
+class StoringSubscriber(_StoringMixin, VOEventSubscriber):
+    def __init__(self, filters: list[Any], max_length: int) -> None:
+        super().__init__(filters)
+        self.MAX_LENGTH = max_length
+
+    def connectionMade(self, *args: Any) -> None:
+        self.factory.on_connected(self)
+        super().connectionMade(*args)
+
+    def stringReceived(self, data: bytes) -> None:
+        if _role(data) == "iamalive":
+            self.factory.on_iamalive()
+        if self._handle_foreign(data) is None:
+            super().stringReceived(data)
+        else:
+            self.resetTimeout()
+
+
+class StoringSubscriberFactory(VOEventSubscriberFactory):
+    """A subscriber with capped, jittered back-off and health reporting."""
+
+    protocol = StoringSubscriber
+
+    def __init__(
+        self,
+        name: str,
+        health: HealthRegistry,
+        store_packet: StorePacket,
+        *,
+        local_ivo: str,
+        validators: list[Any],
+        max_length: int,
+        max_delay_s: float,
+    ) -> None:
+        super().__init__(local_ivo=local_ivo, validators=validators, handlers=[])
+        self.name = name
+        self.health = health
+        self.store_packet = store_packet
+        self.channel = Channel.VTP_REMOTE
+        self.max_length = max_length
+        self.maxDelay = max_delay_s
+        self.jitter = 0.2
+        self.initialDelay = 1.0
+        self.reconnects = 0
+        health.set_state(name, "vtp-remote", ConnectionState.CONNECTING)
+
+    def buildProtocol(self, addr: Any) -> StoringSubscriber:
+        self.reset_call = self.callLater(self.RESET_DELAY, self.resetDelay)
+        p = StoringSubscriber(self.filters, self.max_length)
+        p.factory = self
+        return p
+
+    def on_connected(self, _protocol: Any) -> None:
+        self.health.set_state(self.name, "vtp-remote", ConnectionState.CONNECTED, last_error=None, next_retry_s=None)
+
+    def on_iamalive(self) -> None:
+        self.health.touch(self.name, last_iamalive_utc=datetime.now(UTC))
+
+    def _lost(self, reason: Any, connector: Any) -> None:
+        self.reconnects += 1
+        self.health.set_state(
+            self.name,
+            "vtp-remote",
+            ConnectionState.DISCONNECTED,
+            last_error=reason.getErrorMessage(),
+            reconnects=self.reconnects,
+            next_retry_s=min(self.delay * self.factor, self.maxDelay),
+        )
+
+    def clientConnectionFailed(self, connector: Any, reason: Any) -> None:
+        self._lost(reason, connector)
+        super().clientConnectionFailed(connector, reason)
+
+    def clientConnectionLost(self, connector: Any, reason: Any) -> None:
+        self._lost(reason, connector)
+        super().clientConnectionLost(connector, reason)
+
+
+class StoringReceiver(_StoringMixin, VOEventReceiver):
+    def stringReceived(self, data: bytes) -> Any:
+        handled = self._handle_foreign(data)
+        if handled is None:
+            return super().stringReceived(data)
+        return handled.addBoth(lambda _: self.transport.loseConnection())
+
+
+class StoringReceiverFactory(VOEventReceiverFactory):
+    def __init__(self, store_packet: StorePacket, *, local_ivo: str, validators: list[Any], max_length: int) -> None:
+        super().__init__(local_ivo, validators=validators, handlers=[])
+        self.store_packet = store_packet
+        self.channel = Channel.VTP_AUTHOR
+        self.max_length = max_length
+
+    def buildProtocol(self, addr: Any) -> StoringReceiver:
+        p = StoringReceiver()
+        p.MAX_LENGTH = self.max_length
+        p.factory = self
+        return p
+
+
+class StoringValidator:
+    """Comet validator: commits the raw bytes to the inbox; the ACK waits for the commit."""
+
+    def __init__(self, store_packet: StorePacket, channel: Channel, health: HealthRegistry, name: str) -> None:
+        self._store = store_packet
+        self._channel = channel
+        self._health = health
+        self._name = name
+
+    def __call__(self, event: Any) -> Deferred[None]:
+        raw: bytes = event.raw_bytes
+        self._health.packet(self._name)
+        d: Deferred[None] = threads.deferToThread(self._store, raw, self._channel, self._name)
+
+        def failed(failure: Any) -> Any:
+            log.error("packet from %s NOT stored: %s", self._name, failure.getErrorMessage())
+            self._health.touch(self._name, last_error=f"store failed: {failure.getErrorMessage()}")
+            return failure  # authors get a NAK; subscribers still ACK (VTP), logged above
+
+        d.addErrback(failed)
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class VtpSettings:
+    remotes: tuple[str, ...]
+    receive_port: int | None
+    author_whitelist: tuple[str, ...]
+    local_ivo: str
+    max_packet_bytes: int
+    max_delay_s: float = DEFAULT_MAX_DELAY_S
+    receive_interface: str = "0.0.0.0"
+
+
+class VtpService:
+    """Subscriptions and the author listener, living in the reactor thread."""
+
+    def __init__(self, settings: VtpSettings, health: HealthRegistry, store_packet: StorePacket) -> None:
+        self._settings = settings
+        self._health = health
+        self._store = store_packet
+        self._factories: list[StoringSubscriberFactory] = []
+        self._connectors: list[Any] = []
+        self._listening: Any = None
+        self.receive_port: int | None = None
+
+    def start(self) -> None:
+        _ensure_reactor()
+        threads.blockingCallFromThread(reactor, self._start_in_reactor)
+
+    def _start_in_reactor(self) -> None:
+        s = self._settings
+        for remote in s.remotes:
+            host, _, port = remote.rpartition(":")
+            name = f"vtp://{host}:{port}"
+            validator = StoringValidator(self._store, Channel.VTP_REMOTE, self._health, name)
+            factory = StoringSubscriberFactory(
+                name,
+                self._health,
+                self._store,
+                local_ivo=s.local_ivo,
+                validators=[validator],
+                max_length=s.max_packet_bytes,
+                max_delay_s=s.max_delay_s,
+            )
+            self._factories.append(factory)
+            self._connectors.append(reactor.connectTCP(host, int(port), factory))
+        if s.receive_port is not None:
+            name = f"author-port:{s.receive_port}"
+            validator = StoringValidator(self._store, Channel.VTP_AUTHOR, self._health, name)
+            receiver = StoringReceiverFactory(
+                self._store, local_ivo=s.local_ivo, validators=[validator], max_length=s.max_packet_bytes
+            )
+            whitelist = [ip_network(n, strict=False) for n in s.author_whitelist]
+            wrapped = WhitelistingFactory(receiver, whitelist, "submission")
+            self._listening = reactor.listenTCP(s.receive_port, wrapped, interface=s.receive_interface)
+            self.receive_port = self._listening.getHost().port
+            self._health.set_state(name, "vtp-author", ConnectionState.LISTENING)
+
+    def stop(self) -> None:
+        if _reactor_thread is None or not _reactor_thread.is_alive():
+            return
+        threads.blockingCallFromThread(reactor, self._stop_in_reactor)
+
+    def _stop_in_reactor(self) -> Deferred[Any] | None:
+        for factory in self._factories:
+            factory.stopTrying()  # before disconnecting, or it reconnects
+            self._health.set_state(factory.name, "vtp-remote", ConnectionState.STOPPED)
+        for connector in self._connectors:
+            connector.disconnect()
+        self._factories.clear()
+        self._connectors.clear()
+        if self._listening is not None:
+            d: Deferred[Any] = self._listening.stopListening()
+            self._health.set_state(f"author-port:{self._settings.receive_port}", "vtp-author", ConnectionState.STOPPED)
+            self._listening = None
+            return d
+        return None
