@@ -83,6 +83,13 @@ StoreKafkaPacket = Callable[[bytes, Channel, str, str], None]
 
 ConsumerFactory = Callable[[], Any]
 
+STORE_RETRY_S = 2.0
+"""Pause (s) before reading a message again whose inbox commit failed (database locked, disk full)."""
+
+
+class _StoreFailed(Exception):
+    pass
+
 
 GcnDomain = Literal["gcn.nasa.gov", "test.gcn.nasa.gov", "dev.gcn.nasa.gov"]
 
@@ -141,6 +148,17 @@ class KafkaService:
                     consumer = self._factory()
                     consumer.subscribe(self._topics)
                 self._poll_once(consumer)
+            except _StoreFailed as exc:
+                # Keep the consumer (no rebalance); the message was rewound and is read again after a pause.
+                log.error("Kafka %s: message not stored, will retry: %s", self.name, exc)
+                self._health.set_state(
+                    self.name,
+                    "kafka",
+                    ConnectionState.ERROR,
+                    last_error=f"store failed: {exc}",
+                    next_retry_s=STORE_RETRY_S,
+                )
+                self._stop.wait(STORE_RETRY_S)
             except Exception as exc:
                 log.warning("Kafka %s: %s", self.name, exc)
                 self._health.set_state(self.name, "kafka", ConnectionState.ERROR, last_error=str(exc), next_retry_s=5.0)
@@ -173,6 +191,12 @@ class KafkaService:
             consumer.commit(message=message, asynchronous=False)
             return
         value = message.value() or b""
-        self._store(value, Channel.KAFKA, self.name, topic)  # raises → not committed → redelivered
+        try:
+            self._store(value, Channel.KAFKA, self.name, topic)
+        except Exception as exc:  # not committed: rewind so this very message is read again
+            from confluent_kafka import TopicPartition
+
+            consumer.seek(TopicPartition(topic, message.partition(), message.offset()))
+            raise _StoreFailed(str(exc)) from exc
         self._health.packet(self.name)
         consumer.commit(message=message, asynchronous=False)
