@@ -9,16 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from astropy import units as u
-from astropy.coordinates import AltAz, EarthLocation, SkyCoord
-from astropy.time import Time
-from astropy.utils import iers
-from astropy.utils.data import conf as astropy_data_conf
-from tracet_gui.core.pointings import Pointing, default_subarray_pointings
 
 from tracet_gui.core.decision_model import DecisionState, GroupView, Outcome, SkyPosition
+from tracet_gui.core.pointings import Pointing, default_subarray_pointings
 from tracet_gui.core.proposal import ProposalSettings
 from tracet_gui.core.records import ParsedEvent
+from tracet_gui.core.visibility import MWA_SITE, altaz_to_radec, configure_offline_astropy
 from tracet_gui.core.vocabulary import Decision, LogKind, SourceType
 from tracet_gui.core.vocabulary import Testing as Mode
 from tracet_gui.pipeline.decisions import (
@@ -31,13 +27,10 @@ from tracet_gui.pipeline.decisions import (
 )
 from tracet_gui.pipeline.parse import VOEventParser
 
-iers.conf.auto_download = False
-iers.conf.auto_max_age = None
-astropy_data_conf.allow_internet = False
+configure_offline_astropy()
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-MWA = EarthLocation(lat=-26.7033 * u.deg, lon=116.671 * u.deg, height=377.827 * u.m)
 T, P, IGN, E, C = (Decision.TRIGGERED, Decision.PENDING, Decision.IGNORED, Decision.ERROR, Decision.CANCELED)
 
 
@@ -54,9 +47,7 @@ def packet(name: str) -> ParsedEvent:
 @cache
 def sky(alt_deg: float, az_deg: float, minutes: float = 0.0) -> tuple[float, float]:
     """RA/Dec (deg) of the point at (alt, az) seen from the MWA at NOW + minutes."""
-    when = Time(NOW + timedelta(minutes=minutes))
-    c = SkyCoord(alt=alt_deg * u.deg, az=az_deg * u.deg, frame=AltAz(obstime=when, location=MWA)).icrs
-    return float(c.ra.deg), float(c.dec.deg)
+    return altaz_to_radec(MWA_SITE, alt_deg, az_deg, NOW + timedelta(minutes=minutes))
 
 
 ZENITH = sky(90.0, 0.0)

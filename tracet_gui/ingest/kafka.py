@@ -87,7 +87,7 @@ STORE_RETRY_S = 2.0
 """Pause (s) before reading a message again whose inbox commit failed (database locked, disk full)."""
 
 
-class _StoreFailed(Exception):
+class _StoreFailedError(Exception):
     pass
 
 
@@ -148,7 +148,7 @@ class KafkaService:
                     consumer = self._factory()
                     consumer.subscribe(self._topics)
                 self._poll_once(consumer)
-            except _StoreFailed as exc:
+            except _StoreFailedError as exc:
                 # Keep the consumer (no rebalance); the message was rewound and is read again after a pause.
                 log.error("Kafka %s: message not stored, will retry: %s", self.name, exc)
                 self._health.set_state(
@@ -197,6 +197,6 @@ class KafkaService:
             from confluent_kafka import TopicPartition
 
             consumer.seek(TopicPartition(topic, message.partition(), message.offset()))
-            raise _StoreFailed(str(exc)) from exc
+            raise _StoreFailedError(str(exc)) from exc
         self._health.packet(self.name)
         consumer.commit(message=message, asynchronous=False)
