@@ -106,7 +106,8 @@ def test_real_pipeline_feed_shows_decisions(qtbot: Any, window: MainWindow, buil
     results: list[Any] = []
 
     def engine() -> None:
-        for _path, result, _dup in app.ingest_files(built.db, processor, [DEMO_DIR / "06_SWIFT_short.xml"]):
+        demo = DEMO_DIR / "12_Antares_1438351269.xml"  # a packet the fixture database does not hold yet
+        for _path, result, _dup in app.ingest_files(built.db, processor, [demo]):
             results.append(result)
             window.watcher.on_engine_result(result)
 

@@ -162,7 +162,12 @@ class ProposalDecider:
             if skymap_url is not None:
                 # Only the buffer dump goes out before the sky map is read; sub-arrays wait for its pointings.
                 buffer_only = tuple(r for r in outcome.requests if r.kind == "mwa_buffer")
-                note = Reason(now, event.ivorn, LogKind.INFO, f"Reading the sky map {skymap_url} for pointings.")
+                note = Reason(
+                    now,
+                    event.ivorn,
+                    LogKind.INFO,
+                    f"Sending the buffer dump first, then reading the sky map {skymap_url} for sub-array pointings.",
+                )
                 outcome = replace(outcome, requests=buffer_only, reasons=(*outcome.reasons, note))
             change, decision_id, job = self.store_outcome(
                 session, view, group_id, event_id, event, proposal, stored, outcome, now
@@ -312,15 +317,11 @@ class ProposalDecider:
         if job.skymap_url is not None:
             event = event_store.get_event(session, job.event_id)
             when = report.skymap_at_utc or now
-            if report.pointings is None:
-                text = f"Could not use the sky map: {report.skymap_error}"
-                decision_store.add_log_entries(
-                    session,
-                    job.decision_id,
-                    job.group_id,
-                    [decision_store.LogEntry(when, LogKind.ERROR, text, job.event_id)],
-                )
             state = decision_state(decision_store.get_decision(session, job.decision_id))
+            if report.pointings is None:
+                # No usable sky map: evaluate again as if fresh (the buffer dump, if sent, is not repeated), so
+                # the proposal's default sub-arrays are used when it asks for them.
+                state = replace(state, decision=None)
             outcome = evaluate(
                 state,
                 job.proposal,
@@ -330,6 +331,11 @@ class ProposalDecider:
                 skymap_pointings=report.pointings or None,
                 received_utc=event.received_utc,
             )
+            if report.pointings is None:
+                failed = Reason(
+                    when, event.event.ivorn, LogKind.ERROR, f"Could not use the sky map: {report.skymap_error}"
+                )
+                outcome = replace(outcome, reasons=(failed, *outcome.reasons))
             change, _, next_job = self.store_outcome(
                 session,
                 view,

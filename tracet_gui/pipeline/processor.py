@@ -148,8 +148,19 @@ class InlineJobRunner:
         self._chooser = chooser
         self._clock = clock
         self.changes: list[DecisionChange] = []
+        self._queue: list[RequestJob] = []
+        self._running = False
         processor.job_runner = self
 
     def __call__(self, job: RequestJob) -> None:
-        report = run_job(job, self._sender, self._chooser, self._clock)
-        self.changes.extend(self._processor.record(report).decision_changes)
+        # First in, first out: a follow-up job (GW sub-arrays after the sky map) runs after its parent is recorded.
+        self._queue.append(job)
+        if self._running:
+            return
+        self._running = True
+        try:
+            while self._queue:
+                report = run_job(self._queue.pop(0), self._sender, self._chooser, self._clock)
+                self.changes.extend(self._processor.record(report).decision_changes)
+        finally:
+            self._running = False
