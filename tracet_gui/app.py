@@ -281,6 +281,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         db.close()
         from tracet_gui.ui.main_window import run_gui
 
+        if not args.no_demo and settings.receive_port is None:
+            # The demo feed is pushed through our own VTP author port (loopback only), like a real alert.
+            from dataclasses import replace
+
+            settings = replace(settings, receive_port=0, author_whitelist=("127.0.0.0/8",))
         return run_gui(settings, demo=not args.no_demo)
     if not args.no_gui:
         print("  no display: running the demo feed headless (use `tracet-gui headless` for a live server)")

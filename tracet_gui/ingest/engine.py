@@ -8,6 +8,8 @@ stored, then stops it. Everything stored is processed, now or at the next start.
 from __future__ import annotations
 
 import logging
+import re
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +21,7 @@ from tracet_gui.core.streams import DEFAULT_INTERESTING_STREAMS
 from tracet_gui.core.vocabulary import Channel
 from tracet_gui.ingest.health import ConnectionHealth, ConnectionState, HealthRegistry
 from tracet_gui.ingest.kafka import DEFAULT_TOPICS, ConsumerFactory, KafkaService, gcn_consumer_factory
-from tracet_gui.ingest.vtp import VtpService, VtpSettings
+from tracet_gui.ingest.vtp import VtpService, VtpSettings, send_to_author_port
 from tracet_gui.pipeline.decider import PointingChooser, ProposalDecider
 from tracet_gui.pipeline.overrides import OverrideExecutor
 from tracet_gui.pipeline.parse import VOEventParser, peek_ivorn
@@ -94,6 +96,7 @@ class Engine:
                 "kafka:gcn", "kafka", ConnectionState.DISABLED, last_error="no GCN Kafka credentials configured"
             )
         self._started = False
+        self._demo_run = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
 
     # -- storing (ingest threads) -----------------------------------------------------------------------
 
@@ -116,6 +119,33 @@ class Engine:
     def submit_file(self, path: Path | str) -> StoredPacket:
         path = Path(path)
         return self.submit_bytes(path.read_bytes(), Channel.FILE, str(path))
+
+    def publish_demo(self, raw: bytes) -> None:
+        """Send a bundled packet as a fresh alert (unique IVORN) through our own author port, like a real push.
+
+        Runs on a short-lived thread so the caller (the GUI) never waits on the network.
+        """
+        packet = re.sub(rb'ivorn="([^"]+)"', lambda m: b'ivorn="' + self._demo_ivorn(m.group(1)) + b'"', raw, count=1)
+        port = self.receive_port
+
+        def send() -> None:
+            try:
+                if port is None:
+                    self.submit_bytes(packet, Channel.MANUAL, "demo")
+                else:
+                    send_to_author_port("127.0.0.1", port, packet)
+            except Exception:
+                log.exception("demo packet not sent")
+
+        threading.Thread(target=send, name="demo-author", daemon=True).start()
+
+    def _demo_ivorn(self, ivorn: bytes) -> bytes:
+        """A fresh IVORN that keeps what the parser reads from it (the LVC alert type is the last ``-`` token)."""
+        tag = f"demo{self._demo_run}".encode()
+        head, sep, tail = ivorn.rpartition(b"-")
+        if ivorn.startswith(b"ivo://gwnet/") and sep:
+            return head + b"-" + tag + b"-" + tail
+        return ivorn + b"-" + tag
 
     def _log_health(self, health: ConnectionHealth) -> None:
         try:

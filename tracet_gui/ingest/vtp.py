@@ -257,6 +257,10 @@ class StoringValidator:
         self._health = health
         self._name = name
 
+    def rename(self, name: str) -> None:
+        """Report under ``name`` (the author port's real number is known only once it listens)."""
+        self._name = name
+
     def __call__(self, event: Any) -> Deferred[None]:
         raw: bytes = event.raw_bytes
         self._health.packet(self._name)
@@ -316,8 +320,7 @@ class VtpService:
             self._factories.append(factory)
             self._connectors.append(reactor.connectTCP(host, int(port), factory))
         if s.receive_port is not None:
-            name = f"author-port:{s.receive_port}"
-            validator = StoringValidator(self._store, Channel.VTP_AUTHOR, self._health, name)
+            validator = StoringValidator(self._store, Channel.VTP_AUTHOR, self._health, "author-port")
             receiver = StoringReceiverFactory(
                 self._store, local_ivo=s.local_ivo, validators=[validator], max_length=s.max_packet_bytes
             )
@@ -325,6 +328,8 @@ class VtpService:
             wrapped = WhitelistingFactory(receiver, whitelist, "submission")
             self._listening = reactor.listenTCP(s.receive_port, wrapped, interface=s.receive_interface)
             self.receive_port = self._listening.getHost().port
+            name = f"author-port:{self.receive_port}"
+            validator.rename(name)
             self._health.set_state(name, "vtp-author", ConnectionState.LISTENING)
 
     def stop(self) -> None:
@@ -342,7 +347,30 @@ class VtpService:
         self._connectors.clear()
         if self._listening is not None:
             d: Deferred[Any] = self._listening.stopListening()
-            self._health.set_state(f"author-port:{self._settings.receive_port}", "vtp-author", ConnectionState.STOPPED)
+            self._health.set_state(f"author-port:{self.receive_port}", "vtp-author", ConnectionState.STOPPED)
             self._listening = None
             return d
         return None
+
+
+def send_to_author_port(host: str, port: int, packet: bytes, timeout_s: float = 10.0) -> str:
+    """Act as a VTP author: send one packet, return the reply's role ("ack"/"nak"). Blocking; no reactor needed."""
+    import socket
+    import struct
+
+    with socket.create_connection((host, port), timeout=timeout_s) as sock:
+        sock.sendall(struct.pack("!i", len(packet)) + packet)
+        header = b""
+        while len(header) < 4:
+            chunk = sock.recv(4 - len(header))
+            if not chunk:
+                raise ConnectionError("connection closed before the reply")
+            header += chunk
+        (length,) = struct.unpack("!i", header)
+        reply = b""
+        while len(reply) < length:
+            chunk = sock.recv(length - len(reply))
+            if not chunk:
+                raise ConnectionError("connection closed in the middle of the reply")
+            reply += chunk
+    return _role(reply) or "unknown"

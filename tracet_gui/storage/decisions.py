@@ -187,7 +187,12 @@ def record_operator_action(
     details: dict[str, Any] | None = None,
 ) -> int:
     row = OperatorActionRow(
-        at_utc=at_utc, operator=operator, action=action, target=target, comment=comment, details=details,
+        at_utc=at_utc,
+        operator=operator,
+        action=action,
+        target=target,
+        comment=comment,
+        details=details,
         executed_utc=at_utc,  # an audit record of something already done, not a request for the engine
     )
     session.add(row)
