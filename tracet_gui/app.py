@@ -11,7 +11,8 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -56,8 +57,6 @@ def _xml_files(paths: Iterable[str]) -> list[Path]:
 def _settings(args: argparse.Namespace) -> Settings:
     settings = load_settings(Path(args.config) if getattr(args, "config", None) else None)
     if getattr(args, "db", None):
-        from dataclasses import replace
-
         settings = replace(settings, db_url=args.db)
     return settings
 
@@ -149,9 +148,8 @@ def ingest_files(
     channel: Channel = Channel.FILE,
     *,
     received_for: Callable[[bytes], datetime | None] | None = None,
-) -> list[tuple[Path, ProcessedPacket | None, bool]]:
-    """Store every file in the inbox (raw bytes first), then process what is new."""
-    results: list[tuple[Path, ProcessedPacket | None, bool]] = []
+) -> Iterator[tuple[Path, ProcessedPacket | None, bool]]:
+    """Store each file in the inbox (raw bytes first), then process it if it is new; yields as it goes."""
     for path in files:
         raw = path.read_bytes()
         received = received_for(raw) if received_for is not None else None
@@ -159,10 +157,9 @@ def ingest_files(
             db.sessions, raw, channel, ivorn=peek_ivorn(raw), peer=str(path), received_utc=received
         )
         if stored.duplicate:
-            results.append((path, None, True))
+            yield path, None, True
             continue
-        results.append((path, processor.process(stored.inbox_id), False))
-    return results
+        yield path, processor.process(stored.inbox_id), False
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -281,15 +278,32 @@ def cmd_run(args: argparse.Namespace) -> int:
         db.close()
         from tracet_gui.ui.main_window import run_gui
 
-        if not args.no_demo and settings.receive_port is None:
-            # The demo feed is pushed through our own VTP author port (loopback only), like a real alert.
-            from dataclasses import replace
+        if args.no_demo:
+            return run_gui(settings, demo=False)
+        from tracet_gui.telescopes.simulator import TelescopeSimulator
 
-            settings = replace(settings, receive_port=0, author_whitelist=("127.0.0.0/8",))
-        return run_gui(settings, demo=not args.no_demo)
+        # The demo feed is pushed through our own VTP author port (loopback only), like a real alert, and the
+        # telescope requests go to a local simulator unless real services are configured.
+        demo_settings = replace(settings, author_whitelist=("127.0.0.0/8",))
+        if demo_settings.receive_port is None:
+            demo_settings = replace(demo_settings, receive_port=0)
+        if not (demo_settings.mwa_base_url or demo_settings.atca_url or demo_settings.telescope_base_url):
+            with TelescopeSimulator(port=0) as simulator:
+                print(f"  telescope simulator at {simulator.base_url}")
+                simulated = replace(demo_settings, telescope_base_url=simulator.base_url, simulator_credentials=True)
+                return run_gui(simulated, demo=True)
+        return run_gui(demo_settings, demo=True)
     if not args.no_gui:
         print("  no display: running the demo feed headless (use `tracet-gui headless` for a live server)")
-    processor, runner = make_processor(db, settings)
+    from tracet_gui.ingest.engine import build_sender
+    from tracet_gui.telescopes.simulator import TelescopeSimulator
+
+    simulator = TelescopeSimulator(port=0).start()
+    sender = build_sender(
+        replace(settings, telescope_base_url=simulator.base_url, simulator_credentials=True), lambda: False
+    )
+    print(f"  telescope requests go to a local simulator at {simulator.base_url}")
+    processor, runner = make_processor(db, settings, sender=sender)
     demo = resources_dir() / "demo"
     for path, result, duplicate in ingest_files(db, processor, _xml_files([str(demo)]), Channel.MANUAL):
         if duplicate or result is None:
@@ -305,6 +319,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                     f"{' | '.join(change.reasons[-3:-1])}"
                 )
             runner.changes.clear()
+    simulator.stop()
     db.close()
     return 0
 
@@ -417,8 +432,7 @@ def cmd_headless(args: argparse.Namespace) -> int:
         changes["receive_port"] = args.receive_port
     if args.telescope_url:
         changes["telescope_base_url"] = args.telescope_url
-    from dataclasses import replace
-
+        changes["simulator_credentials"] = args.simulator_credentials
     settings = replace(settings, **changes)
     log_file = _configure_daemon_logging(args.verbose)
     from tracet_gui.ingest.engine import Engine
@@ -451,6 +465,13 @@ def cmd_headless(args: argparse.Namespace) -> int:
         db.close()
         log.info("stopped cleanly")
     return 0
+
+
+def cmd_telescope_sim(args: argparse.Namespace) -> int:
+    """A local HTTP server speaking the MWA trigger and ATCA rapid-response protocols (docs/telescopes.md)."""
+    from tracet_gui.telescopes.simulator import run_simulator
+
+    return run_simulator(args.port, args.host)
 
 
 #: Delay between an event's time and its evaluation in ``replay --as-observed`` (s): a typical alert latency.
@@ -489,7 +510,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
                     fixed.set(observed + delay)
                 return fixed.now()
 
-            processor, runner = make_processor(db, settings, clock=fixed)
+            sender: RequestSender | None = None
+            if args.telescopes:
+                from tracet_gui.ingest.engine import build_sender
+
+                sim = replace(settings, telescope_base_url=args.telescopes, simulator_credentials=True)
+                sender = build_sender(sim, lambda: False)  # replay never arms: requests are pretend/test
+            processor, runner = make_processor(db, settings, clock=fixed, sender=sender)
             for _path, result, _dup in ingest_files(
                 db, processor, _xml_files(args.paths), Channel.FILE, received_for=when
             ):
@@ -568,8 +595,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("headless", parents=[common], help="run ingest + pipeline as a server (no GUI)")
     p.add_argument("--remote", action="append", metavar="HOST:PORT", help="subscribe to this VTP broker (repeatable)")
     p.add_argument("--receive-port", type=int, help="listen for VTP authors on this port (whitelist from config)")
-    p.add_argument("--telescope-url", help="base URL of the telescope services (e.g. the simulator)")
+    p.add_argument("--telescope-url", help="base URL of a telescope simulator (`tracet-gui telescope-sim`)")
+    p.add_argument(
+        "--simulator-credentials",
+        action="store_true",
+        help="with --telescope-url: use the simulator's built-in credentials",
+    )
     p.set_defaults(func=cmd_headless)
+
+    p = sub.add_parser("telescope-sim", parents=[common], help="run a local MWA + ATCA telescope simulator")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--host", default="127.0.0.1")
+    p.set_defaults(func=cmd_telescope_sim)
 
     p = sub.add_parser(
         "replay",
@@ -584,6 +621,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--as-observed",
         action="store_true",
         help="evaluate each packet at its own event time plus --delay-s (backtesting)",
+    )
+    p.add_argument(
+        "--telescopes",
+        metavar="URL",
+        help="send the (pretend) requests to this telescope simulator instead of the in-process recorder",
     )
     p.add_argument(
         "--delay-s",

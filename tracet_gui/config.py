@@ -62,7 +62,15 @@ class Settings:
     kafka_topics: tuple[str, ...] | None = None
     """GCN Kafka topics; None = the default list."""
     telescope_base_url: str | None = None
-    """Where telescope requests go (None = in-process recorder; the simulator's URL for demos)."""
+    """Base URL of a telescope simulator serving both protocols (``tracet-gui telescope-sim``); None = not used."""
+    mwa_base_url: str | None = None
+    """The MWA trigger web service (e.g. ``http://mro.mwa128t.org/trigger/``); None = no MWA requests."""
+    atca_url: str | None = None
+    """The ATCA rapid-response service URL; None = no ATCA requests."""
+    atca_email: str | None = None
+    """Email address on the ATCA proposals (the service requires it)."""
+    simulator_credentials: bool = False
+    """Use the simulator's built-in credentials instead of the keyring/environment (demos, tests)."""
 
     def safe_summary(self) -> dict[str, Any]:
         """Settings as a dict with secrets redacted (for logs and ``config show``)."""

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from tracet_gui.config import Settings, user_data_dir
 from tracet_gui.core.clock import Clock, SystemClock
@@ -31,8 +32,31 @@ from tracet_gui.pipeline.skymaps import SkyMapFetcher, SkyMapPointingChooser
 from tracet_gui.storage.broker_log import append_broker_log
 from tracet_gui.storage.database import Database
 from tracet_gui.storage.inbox import StoredPacket, store_raw_packet
+from tracet_gui.storage.operator_actions import armed_state
 
 log = logging.getLogger(__name__)
+
+
+def build_sender(settings: Settings, is_armed: Callable[[], bool]) -> RequestSender:
+    """Real telescope clients where URLs are configured; otherwise the in-process recorder (nothing leaves)."""
+    base = settings.telescope_base_url.rstrip("/") if settings.telescope_base_url else None
+    mwa_url = settings.mwa_base_url or (f"{base}/mwa/" if base else None)
+    atca_url = settings.atca_url or (f"{base}/atca/rapid_response_service.py" if base else None)
+    if mwa_url is None and atca_url is None:
+        return AcceptingRecorder()
+    from tracet_gui.telescopes.atca import AtcaClient
+    from tracet_gui.telescopes.credentials import KeyringCredentials
+    from tracet_gui.telescopes.mwa import MwaClient
+    from tracet_gui.telescopes.sender import ObservationSender
+    from tracet_gui.telescopes.simulator import SimulatorCredentials
+
+    credentials: Any = SimulatorCredentials() if settings.simulator_credentials else KeyringCredentials()
+    return ObservationSender(
+        mwa=MwaClient(mwa_url, credentials) if mwa_url else None,
+        atca=AtcaClient(atca_url, credentials) if atca_url else None,
+        is_armed=is_armed,
+        atca_email_for=lambda _project: settings.atca_email,
+    )
 
 
 class Engine:
@@ -58,7 +82,7 @@ class Engine:
         parser = VOEventParser(interesting_streams=streams, max_packet_bytes=settings.max_packet_bytes)
         decider = ProposalDecider(self.clock)
         self.processor = PacketProcessor(database.sessions, parser, decider, self.clock)
-        self.sender = sender or AcceptingRecorder()
+        self.sender = sender or build_sender(settings, lambda: armed_state(database.sessions).armed)
         if chooser is None:
             chooser = SkyMapPointingChooser(SkyMapFetcher(user_data_dir() / "skymaps", timeout_s=20.0))
         self.runner = PipelineRunner(
