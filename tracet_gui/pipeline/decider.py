@@ -62,7 +62,8 @@ class RequestJob:
 
     decision_id: int
     group_id: int
-    event_id: int
+    event_id: int | None
+    """The event that caused the requests (None for an operator's choice)."""
     proposal: ProposalSettings
     outcome: Outcome
     observation_ids: tuple[int, ...]
@@ -252,9 +253,7 @@ class ProposalDecider:
         )
         if not outcome.requests:
             return change, decision_id, None
-        job = RequestJob(
-            decision_id, group_id, event_id or 0, proposal.settings, outcome, observation_ids, outcome.requests
-        )
+        job = RequestJob(decision_id, group_id, event_id, proposal.settings, outcome, observation_ids, outcome.requests)
         return change, decision_id, job
 
     # -- step 3: a job came back -------------------------------------------------------------------------
@@ -314,7 +313,7 @@ class ProposalDecider:
                 )
             )
         jobs: list[RequestJob] = []
-        if job.skymap_url is not None:
+        if job.skymap_url is not None and job.event_id is not None:
             event = event_store.get_event(session, job.event_id)
             when = report.skymap_at_utc or now
             state = decision_state(decision_store.get_decision(session, job.decision_id))
