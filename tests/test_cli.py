@@ -156,3 +156,32 @@ def test_hostile_packets_are_kept_as_failed_inbox_rows(tmp_path: Path) -> None:
         assert rows[str(xxe)].status == "failed" and "DOCTYPE" in (rows[str(xxe)].error or "")
         assert not session.scalars(select(EventRow)).all()
     db.close()
+
+
+def test_arming_asks_for_confirmation_and_is_audited(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'arm.sqlite3'}"
+    refused = subprocess.run(
+        [sys.executable, "-m", "tracet_gui", "arm", "--db", url],
+        input="yes\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 1 and "not confirmed" in refused.stdout
+    done = subprocess.run(
+        [sys.executable, "-m", "tracet_gui", "arm", "--db", url, "--comment", "GW run"],
+        input="ARM\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0
+    from tracet_gui.storage.operator_actions import list_actions
+
+    db = Database.open(url)
+    recorded = list_actions(db.sessions)
+    assert [(a.action, a.comment) for a in recorded] == [("arm", "GW run")]
+    assert recorded[0].operator
+    db.close()

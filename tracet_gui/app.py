@@ -467,6 +467,34 @@ def cmd_headless(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_arming(args: argparse.Namespace) -> int:
+    """Arm or disarm real telescope requests (confirmation asked, audited; the engine executes it)."""
+    from tracet_gui.storage import operator_actions as actions
+    from tracet_gui.telescopes.arming import arming_confirmation_text
+
+    settings = _settings(args)
+    arm = args.command == "arm"
+    db = open_database(settings)
+    try:
+        print(arming_confirmation_text(arm))
+        if not args.yes:
+            answer = input("Type ARM to confirm: " if arm else "Type DISARM to confirm: ").strip()
+            if answer != ("ARM" if arm else "DISARM"):
+                print("not confirmed: nothing changed")
+                return 1
+        action_id = actions.record_action(
+            db.sessions,
+            operator=settings.operator,
+            action=actions.ARM if arm else actions.DISARM,
+            target="engine",
+            comment=args.comment,
+        )
+        print(f"recorded as operator action #{action_id}; the running engine applies it within a second")
+    finally:
+        db.close()
+    return 0
+
+
 def cmd_telescope_sim(args: argparse.Namespace) -> int:
     """A local HTTP server speaking the MWA trigger and ATCA rapid-response protocols (docs/telescopes.md)."""
     from tracet_gui.telescopes.simulator import run_simulator
@@ -602,6 +630,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --telescope-url: use the simulator's built-in credentials",
     )
     p.set_defaults(func=cmd_headless)
+
+    for name, text in (("arm", "allow real telescope requests"), ("disarm", "make every request pretend again")):
+        p = sub.add_parser(name, parents=[common], help=f"{text} (asks for confirmation, audited)")
+        p.add_argument("--comment", help="why (kept in the audit trail)")
+        p.add_argument("--yes", action="store_true", help="do not ask (scripts)")
+        p.set_defaults(func=cmd_arming)
 
     p = sub.add_parser("telescope-sim", parents=[common], help="run a local MWA + ATCA telescope simulator")
     p.add_argument("--port", type=int, default=8765)

@@ -119,8 +119,23 @@ class Engine:
             self.health_registry.set_state(
                 "kafka:gcn", "kafka", ConnectionState.DISABLED, last_error="no GCN Kafka credentials configured"
             )
+        self._check_earth_orientation()
         self._started = False
         self._demo_run = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+
+    def _check_earth_orientation(self) -> None:
+        """Warn (health view) when the bundled IERS predictions no longer cover today: positions degrade slightly."""
+        from tracet_gui.core.visibility import iers_predictions_stale
+
+        now = self.clock.now()
+        if iers_predictions_stale(now):
+            self.health_registry.set_state(
+                "astropy IERS tables",
+                "astropy",
+                ConnectionState.ERROR,
+                last_error="bundled Earth-orientation predictions end before today: alt/az slightly degraded; "
+                "update astropy-iers-data",
+            )
 
     # -- storing (ingest threads) -----------------------------------------------------------------------
 
