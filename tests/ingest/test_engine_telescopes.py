@@ -72,3 +72,36 @@ def test_hung_telescope_does_not_hold_up_the_next_event(db: Database) -> None:
             engine.stop()
     first = decisions(db, "533367528")
     assert sorted(first.values()) == ["E", "T"]  # the healthy project triggered, the hung one errored
+
+
+def test_operator_cancels_an_atca_observation(db: Database) -> None:
+    from tracet_gui.storage import operator_actions as actions
+    from tracet_gui.storage.schema import ObservationRow
+
+    import_proposals(db, (DATA / "proposals" / "replay_atca_grb.yaml").read_text(), "tester", "test")
+    with TelescopeSimulator(port=0) as sim:
+        sender = ObservationSender(
+            mwa=None,
+            atca=AtcaClient(sim.atca_url, SimulatorCredentials(), timeout_s=TIMEOUT_S, max_attempts=1),
+            atca_email_for=lambda _p: "observer@example.org",
+        )
+        engine = Engine(Settings(db_url=db.url, atca_email="observer@example.org"), db, sender=sender)
+        engine.start()
+        try:
+            engine.submit_file(DATA / "Fermi_GRB_pnt0.xml")
+            wait_for(lambda: list(decisions(db, "533367528").values()) == ["T"], 15, "the ATCA trigger")
+            with db.session() as s:
+                observation = s.scalars(select(ObservationRow)).one()
+                assert observation.ok and observation.trigger_id
+            actions.record_action(
+                db.sessions,
+                operator="night-operator",
+                action=actions.CANCEL_ATCA,
+                target=f"observation:{observation.id}",
+                comment="clouds",
+            )
+            wait_for(lambda: list(decisions(db, "533367528").values()) == ["C"], 15, "the cancellation")
+        finally:
+            engine.stop()
+    received = [r for r in sim.received() if "cancel" in str(r)]
+    assert received, "the simulator saw the cancel request"

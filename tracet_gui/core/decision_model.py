@@ -146,6 +146,10 @@ class ObservationRequest:
     atca_min_exptime_min: int | None = None
     atca_maximum_lag_minutes: float | None = None
     atca_minimum_time_minutes: float | None = None
+    proposal_id: str | None = None
+    """The proposal that asked (priority arbitration on a shared telescope)."""
+    priority: int | None = None
+    """That proposal's priority (lower = more important)."""
 
     @property
     def total_time_s(self) -> int:

@@ -11,13 +11,13 @@ import logging
 import re
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from tracet_gui.config import Settings, user_data_dir
 from tracet_gui.core.clock import Clock, SystemClock
-from tracet_gui.core.sending import AcceptingRecorder, RequestSender
+from tracet_gui.core.sending import AcceptingRecorder, RequestSender, SendResult
 from tracet_gui.core.streams import DEFAULT_INTERESTING_STREAMS
 from tracet_gui.core.vocabulary import Channel
 from tracet_gui.ingest.health import ConnectionHealth, ConnectionState, HealthRegistry
@@ -30,14 +30,18 @@ from tracet_gui.pipeline.processor import PacketProcessor, ProcessedPacket
 from tracet_gui.pipeline.runner import PipelineRunner
 from tracet_gui.pipeline.skymaps import SkyMapFetcher, SkyMapPointingChooser
 from tracet_gui.storage.broker_log import append_broker_log
-from tracet_gui.storage.database import Database
+from tracet_gui.storage.database import Database, SessionFactory
+from tracet_gui.storage.decisions import recent_real_observations
 from tracet_gui.storage.inbox import StoredPacket, store_raw_packet
 from tracet_gui.storage.operator_actions import armed_state
+from tracet_gui.telescopes.arbitration import OwnObservation
 
 log = logging.getLogger(__name__)
 
 
-def build_sender(settings: Settings, is_armed: Callable[[], bool]) -> RequestSender:
+def build_sender(
+    settings: Settings, is_armed: Callable[[], bool], sessions: SessionFactory | None = None
+) -> RequestSender:
     """Real telescope clients where URLs are configured; otherwise the in-process recorder (nothing leaves)."""
     base = settings.telescope_base_url.rstrip("/") if settings.telescope_base_url else None
     mwa_url = settings.mwa_base_url or (f"{base}/mwa/" if base else None)
@@ -47,16 +51,34 @@ def build_sender(settings: Settings, is_armed: Callable[[], bool]) -> RequestSen
     from tracet_gui.telescopes.atca import AtcaClient
     from tracet_gui.telescopes.credentials import KeyringCredentials
     from tracet_gui.telescopes.mwa import MwaClient
-    from tracet_gui.telescopes.sender import ObservationSender
+    from tracet_gui.telescopes.sender import ArbitrationSource, ObservationSender
     from tracet_gui.telescopes.simulator import SimulatorCredentials
 
     credentials: Any = SimulatorCredentials() if settings.simulator_credentials else KeyringCredentials()
+    arbitration = None
+    if sessions is not None:
+        arbitration = ArbitrationSource(
+            proposal_of=lambda r: (r.proposal_id, r.priority) if r.proposal_id and r.priority is not None else None,
+            own_observations=lambda telescope: _own_observations(sessions, telescope),
+        )
     return ObservationSender(
         mwa=MwaClient(mwa_url, credentials) if mwa_url else None,
         atca=AtcaClient(atca_url, credentials) if atca_url else None,
         is_armed=is_armed,
         atca_email_for=lambda _project: settings.atca_email,
+        arbitration=arbitration,
     )
+
+
+#: How far back our own real observations count for arbitration (longer than any single MWA request).
+ARBITRATION_WINDOW = timedelta(hours=6)
+
+
+def _own_observations(sessions: SessionFactory, telescope: str) -> list[OwnObservation]:
+    prefix = "MWA" if telescope.startswith("MWA") else telescope
+    with sessions() as session:
+        rows = recent_real_observations(session, prefix, datetime.now(UTC) - ARBITRATION_WINDOW)
+    return [OwnObservation(r.obsname, r.project_id, r.proposal_id, r.priority) for r in rows]
 
 
 class Engine:
@@ -82,13 +104,13 @@ class Engine:
         parser = VOEventParser(interesting_streams=streams, max_packet_bytes=settings.max_packet_bytes)
         decider = ProposalDecider(self.clock)
         self.processor = PacketProcessor(database.sessions, parser, decider, self.clock)
-        self.sender = sender or build_sender(settings, lambda: armed_state(database.sessions).armed)
+        self.sender = sender or build_sender(settings, lambda: armed_state(database.sessions).armed, database.sessions)
         if chooser is None:
             chooser = SkyMapPointingChooser(SkyMapFetcher(user_data_dir() / "skymaps", timeout_s=20.0))
         self.runner = PipelineRunner(
             database.sessions,
             self.processor,
-            OverrideExecutor(database.sessions, decider, self.clock),
+            OverrideExecutor(database.sessions, decider, self.clock, self._atca_canceller(settings)),
             self.sender,
             chooser,
             self.clock,
@@ -122,6 +144,19 @@ class Engine:
         self._check_earth_orientation()
         self._started = False
         self._demo_run = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+
+    def _atca_canceller(self, settings: Settings) -> Callable[[str, str, bool], SendResult] | None:
+        atca = getattr(self.sender, "atca", None)
+        if atca is None:
+            return None
+        from tracet_gui.telescopes.atca import AtcaCancel
+
+        def cancel(project_id: str, trigger_id: str, pretend: bool) -> SendResult:
+            request = AtcaCancel(project_id, settings.atca_email or "", trigger_id, test=pretend)
+            result: SendResult = atca.cancel(request).to_send_result()
+            return result
+
+        return cancel
 
     def _check_earth_orientation(self) -> None:
         """Warn (health view) when the bundled IERS predictions no longer cover today: positions degrade slightly."""

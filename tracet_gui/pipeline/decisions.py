@@ -187,6 +187,8 @@ class _Requester:
             obsname=self.obsname,
             reason=reason,
             source_name=self.source_name,
+            proposal_id=p.proposal_id,
+            priority=p.priority,
         )
         if p.is_mwa:
             request = replace(

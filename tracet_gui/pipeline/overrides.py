@@ -9,11 +9,13 @@ the decision already changed and says so in the log).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
 from tracet_gui.core.clock import Clock
 from tracet_gui.core.decision_model import Reason
+from tracet_gui.core.sending import SendResult
 from tracet_gui.core.vocabulary import Decision, LogKind
 from tracet_gui.pipeline.decider import DecisionChange, ProposalDecider, RequestJob, decision_state, group_view
 from tracet_gui.pipeline.decisions import evaluate, human_decision
@@ -26,6 +28,10 @@ from tracet_gui.storage.proposals import get_proposal, list_proposals, settings_
 log = logging.getLogger(__name__)
 
 
+CancelAtca = Callable[[str, str, bool], SendResult]
+"""(project_id, ATCA request id, pretend) -> the service's answer. Blocking, with the client's timeout."""
+
+
 def _target_id(target: str | None, kind: str) -> int:
     if not target or not target.startswith(f"{kind}:"):
         raise ValueError(f"action target {target!r} is not a {kind}")
@@ -35,10 +41,13 @@ def _target_id(target: str | None, kind: str) -> int:
 class OverrideExecutor:
     """Runs pending operator actions in id order."""
 
-    def __init__(self, sessions: SessionFactory, decider: ProposalDecider, clock: Clock) -> None:
+    def __init__(
+        self, sessions: SessionFactory, decider: ProposalDecider, clock: Clock, cancel_atca: CancelAtca | None = None
+    ) -> None:
         self._sessions = sessions
         self._decider = decider
         self._clock = clock
+        self._cancel_atca = cancel_atca
 
     def execute_pending(self) -> tuple[list[DecisionChange], list[RequestJob]]:
         changes: list[DecisionChange] = []
@@ -87,9 +96,56 @@ class OverrideExecutor:
             case actions.ARM | actions.DISARM:
                 return [], []  # the executed row is the armed state (storage.operator_actions.armed_state)
             case actions.CANCEL_ATCA:
-                raise ValueError("cancelling ATCA observations needs the ATCA client (not configured)")
+                return self._cancel(session, action, now)
             case _:
                 raise ValueError(f"unknown action {action.action!r}")
+
+    def _cancel(
+        self, session: Session, action: actions.OperatorAction, now: datetime
+    ) -> tuple[list[DecisionChange], list[RequestJob]]:
+        """Cancel an accepted ATCA request at the telescope; the decision becomes C when ATCA confirms."""
+        if self._cancel_atca is None:
+            raise ValueError("no ATCA service is configured, so nothing can be cancelled")
+        observation = decision_store.get_observation(session, _target_id(action.target, "observation"))
+        if observation.telescope != "ATCA" or not observation.ok or not observation.trigger_id:
+            raise ValueError(f"observation {observation.observation_id} is not an accepted ATCA request")
+        result = self._cancel_atca(observation.project_id, observation.trigger_id, observation.pretend)
+        said = f"User {action.operator} asked to cancel ATCA request {observation.trigger_id}."
+        if action.comment:
+            said += f" Comment: {action.comment}"
+        entries = [decision_store.LogEntry(now, LogKind.OPERATOR, said, None)]
+        entries.append(decision_store.LogEntry(now, LogKind.INFO if result.ok else LogKind.ERROR, result.message, None))
+        if observation.decision_id is None:
+            return [], []
+        stored = decision_store.get_decision(session, observation.decision_id)
+        if result.ok:
+            decision_store.save_decision(
+                session,
+                decision_id=stored.decision_id,
+                group_id=stored.group_id,
+                proposal_pk=stored.proposal_pk,
+                decision=Decision.CANCELED,
+                now=now,
+                event_id=None,
+                ra_deg=stored.ra_deg,
+                dec_deg=stored.dec_deg,
+                pos_error_deg=stored.pos_error_deg,
+                duration_s=stored.duration_s,
+            )
+            entries.append(decision_store.LogEntry(now, LogKind.DECISION, "Decision: Canceled.", None))
+        decision_store.add_log_entries(session, stored.decision_id, stored.group_id, entries)
+        proposal = get_proposal(session, stored.proposal_pk)
+        view = group_view(session, stored.group_id)
+        new = Decision.CANCELED.value if result.ok else stored.decision.value
+        change = DecisionChange(
+            view.trig_id,
+            proposal.settings.proposal_id,
+            new,
+            stored.decision.value,
+            None,
+            tuple(e.text for e in entries),
+        )
+        return [change], []
 
     def _human(
         self, session: Session, action: actions.OperatorAction, now: datetime, *, trigger: bool

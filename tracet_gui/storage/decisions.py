@@ -173,6 +173,8 @@ def record_observation_result(
 ) -> None:
     row = session.get_one(ObservationRow, observation_id)
     row.ok, row.response, row.error = ok, response, error
+    if response is not None and isinstance(response.get("pretend"), bool):
+        row.pretend = response["pretend"]  # what was really sent (unarmed: always pretend)
     row.trigger_id, row.website_link, row.responded_utc = trigger_id, website_link, responded_utc
 
 
@@ -205,3 +207,58 @@ def record_action_failure(session: Session, action_id: int, at_utc: datetime, er
     row = session.get_one(OperatorActionRow, action_id)
     row.executed_utc = row.executed_utc or at_utc
     row.details = {**(row.details or {}), "error": error}
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationSummary:
+    """An accepted, real (not pretend) request of ours, for priority arbitration."""
+
+    obsname: str
+    project_id: str
+    proposal_id: str
+    priority: int
+
+
+def recent_real_observations(session: Session, telescope_prefix: str, since_utc: datetime) -> list[ObservationSummary]:
+    """Accepted real requests on a telescope since a time, newest first."""
+    from tracet_gui.storage.schema import ProposalRow
+
+    rows = session.execute(
+        select(ObservationRow.request, ProposalRow.proposal_id, ProposalRow.priority, ProposalRow.project_id)
+        .join(ProposalDecisionRow, ProposalDecisionRow.id == ObservationRow.decision_id)
+        .join(ProposalRow, ProposalRow.id == ProposalDecisionRow.proposal_pk)
+        .where(
+            ObservationRow.telescope.startswith(telescope_prefix),
+            ObservationRow.ok.is_(True),
+            ObservationRow.pretend.is_(False),
+            ObservationRow.requested_utc >= since_utc,
+        )
+        .order_by(ObservationRow.id.desc())
+    ).all()
+    return [ObservationSummary(str(r[0].get("obsname", "")), r[3], r[1], r[2]) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObservation:
+    observation_id: int
+    decision_id: int | None
+    telescope: str
+    kind: str
+    pretend: bool
+    ok: bool | None
+    trigger_id: str | None
+    project_id: str
+
+
+def get_observation(session: Session, observation_id: int) -> StoredObservation:
+    row = session.get_one(ObservationRow, observation_id)
+    return StoredObservation(
+        row.id,
+        row.decision_id,
+        row.telescope,
+        row.kind,
+        row.pretend,
+        row.ok,
+        row.trigger_id,
+        str((row.request or {}).get("project_id", "")),
+    )
