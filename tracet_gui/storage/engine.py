@@ -34,6 +34,9 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
+        if url.startswith(("postgresql://", "postgres://")):
+            # psycopg (v3, the `postgres` extra) whatever SQLAlchemy's default driver for the scheme is.
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
         engine = create_engine(url, pool_pre_ping=True)
     return engine
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -47,6 +48,9 @@ def store_raw_packet(
     """
     received = received_utc or datetime.now(UTC)
     digest = hashlib.sha256(raw).hexdigest()
+    ivorn = _fitting(ivorn, InboxRow.ivorn, truncate=False)
+    peer = _fitting(peer, InboxRow.peer, truncate=True)
+    topic = _fitting(topic, InboxRow.topic, truncate=True)
     with sessions() as session:
         existing = _find_duplicate(session, digest, ivorn)
         if existing is None:
@@ -82,6 +86,22 @@ def store_raw_packet(
         )
         session.commit()
         return StoredPacket(existing, duplicate=True)
+
+
+def _fitting(value: str | None, column: Any, *, truncate: bool) -> str | None:
+    """``value`` as every backend can store it in ``column``: no NUL, at most the column's length.
+
+    PostgreSQL refuses both (SQLite does not check); the raw packet must be stored whatever its metadata.
+    A value that does not fit is cut (``truncate``) or dropped: a cut IVORN could match another packet's.
+    """
+    if value is None:
+        return None
+    limit = column.type.length
+    if "\x00" in value or (limit is not None and len(value) > limit):
+        if not truncate:
+            return None
+        value = value.replace("\x00", "")[:limit]
+    return value
 
 
 def _find_duplicate(session: Session, digest: str, ivorn: str | None) -> int | None:

@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+from tracet_gui.storage.coordination import hold_migration_lock
+
 
 def database_dir() -> Path:
     """The Alembic environment: ``database/`` in a checkout, ``tracet_gui/_database`` in a wheel."""
@@ -29,5 +31,6 @@ def upgrade_to_head(engine: Engine) -> None:
     """Bring the database schema to the newest migration (idempotent)."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
+        hold_migration_lock(connection)  # PostgreSQL: processes starting together migrate one at a time
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
