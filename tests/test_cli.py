@@ -10,45 +10,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from tracet_gui.pipeline.parse import EVENT_JSON_KEYS
 from tracet_gui.storage.database import Database
 from tracet_gui.storage.schema import EventGroupRow, EventRow, InboxRow
 
 DATA = Path(__file__).parent / "data"
 
-PARSE_KEYS = [
-    "ivorn",
-    "role",
-    "telescope",
-    "event_type",
-    "trig_id",
-    "self_generated_trig_id",
-    "source_type",
-    "source_name",
-    "ignored",
-    "ignore_reason",
-    "observed_utc",
-    "ra_deg",
-    "dec_deg",
-    "pos_error_deg",
-    "duration_s",
-    "sequence_num",
-    "fermi_most_likely_index",
-    "fermi_detection_prob",
-    "swift_rate_signif",
-    "antares_ranking",
-    "hess_significance",
-    "lvc_false_alarm_rate_hz",
-    "lvc_significant",
-    "lvc_binary_neutron_star_probability",
-    "lvc_neutron_star_black_hole_probability",
-    "lvc_binary_black_hole_probability",
-    "lvc_terrestrial_probability",
-    "lvc_includes_neutron_star_probability",
-    "lvc_instruments",
-    "lvc_skymap_fits",
-    "lvc_event_url",
-    "lvc_retraction_message",
-]
+PARSE_KEYS = list(EVENT_JSON_KEYS)  # checked against the list in tests/pipeline/test_parse.py
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
