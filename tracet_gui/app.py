@@ -430,6 +430,8 @@ def cmd_headless(args: argparse.Namespace) -> int:
         changes["remotes"] = tuple(args.remote)
     if args.receive_port is not None:
         changes["receive_port"] = args.receive_port
+    if args.broadcast_port is not None:
+        changes["broadcast_port"] = args.broadcast_port
     if args.telescope_url:
         changes["telescope_base_url"] = args.telescope_url
         changes["simulator_credentials"] = args.simulator_credentials
@@ -623,6 +625,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("headless", parents=[common], help="run ingest + pipeline as a server (no GUI)")
     p.add_argument("--remote", action="append", metavar="HOST:PORT", help="subscribe to this VTP broker (repeatable)")
     p.add_argument("--receive-port", type=int, help="listen for VTP authors on this port (whitelist from config)")
+    p.add_argument("--broadcast-port", type=int, help="rebroadcast new events to local VTP subscribers on this port")
     p.add_argument("--telescope-url", help="base URL of a telescope simulator (`tracet-gui telescope-sim`)")
     p.add_argument(
         "--simulator-credentials",

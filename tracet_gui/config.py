@@ -54,6 +54,8 @@ class Settings:
     """Remote VTP brokers to subscribe to, as ``host:port``."""
     receive_port: int | None = None
     """Listen for VTP authors on this port (None = do not listen)."""
+    broadcast_port: int | None = None
+    """Rebroadcast every newly stored event to local VTP subscribers on this port (None = off; loopback)."""
     author_whitelist: tuple[str, ...] = ("127.0.0.0/8",)
     """Networks allowed to push events to the author port."""
     local_ivo: str = "ivo://tracet-gui/local"

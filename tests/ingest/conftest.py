@@ -7,9 +7,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -37,12 +38,36 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+#: Threads that live for the whole process by design (a Twisted reactor cannot be restarted).
+PROCESS_LIFETIME_THREADS = ("twisted-reactor",)
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_running() -> Iterator[None]:
+    """A test that leaves a thread running fails (services must stop and join what they started)."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5.0  # threads that were told to stop may need a moment to return
+    while True:
+        left = [
+            t
+            for t in threading.enumerate()
+            if t not in before and t.is_alive() and not t.name.startswith(PROCESS_LIFETIME_THREADS)
+        ]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert not left, f"threads left running: {[t.name for t in left]}"
+
+
 @dataclass
 class Broker:
     receive_port: int
     broadcast_port: int
     workdir: Path
     process: subprocess.Popen[bytes] | None = None
+    extra_args: list[str] = field(default_factory=list)
+    """More `twistd comet` options, e.g. ``--remote=HOST:PORT --save-event`` for a downstream broker."""
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -61,6 +86,7 @@ class Broker:
                 f"--eventdb={self.workdir}",
                 "--broadcast-test-interval=0",
                 "--author-whitelist=127.0.0.1/32",
+                *self.extra_args,
             ],
             cwd=self.workdir,
             stdout=log,
@@ -90,6 +116,8 @@ class Daemon:
     workdir: Path
     process: subprocess.Popen[str] | None = None
     receive_port: int | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    """Extra environment for the daemon (on top of private XDG directories)."""
 
     def start(self) -> None:
         env = {
@@ -97,6 +125,7 @@ class Daemon:
             "XDG_STATE_HOME": str(self.workdir / "state"),
             "XDG_DATA_HOME": str(self.workdir / "data"),
             "XDG_CONFIG_HOME": str(self.workdir / "config"),
+            **self.env,
         }
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
@@ -125,8 +154,10 @@ class Daemon:
 def daemon_factory(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
     started: list[Daemon] = []
 
-    def make(*args: str, db_url: str | None = None) -> Daemon:
-        daemon = Daemon(db_url or f"sqlite:///{tmp_path / 'engine.sqlite3'}", list(args), tmp_path / "daemon")
+    def make(*args: str, db_url: str | None = None, env: dict[str, str] | None = None) -> Daemon:
+        daemon = Daemon(
+            db_url or f"sqlite:///{tmp_path / 'engine.sqlite3'}", list(args), tmp_path / "daemon", env=env or {}
+        )
         daemon.start()
         started.append(daemon)
         return daemon

@@ -12,13 +12,39 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tests.ingest.conftest import BIN, Broker, Daemon, wait_for
+from tests.ingest.conftest import BIN, Broker, Daemon, free_port, wait_for
 from tests.ingest.vtp_author import numbered_packet, send_voevent
 from tracet_gui.storage.database import Database
 from tracet_gui.storage.schema import BrokerLogRow, EventRow, InboxRow, ProposalDecisionRow
 
 pytestmark = [pytest.mark.broker, pytest.mark.reliability]
 DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def relay_main(db_url: str) -> None:
+    """Subprocess body: our VTP service with an author port and rebroadcasting (the reactor needs a process)."""
+    from tracet_gui.core.vocabulary import Channel
+    from tracet_gui.ingest.health import HealthRegistry
+    from tracet_gui.ingest.vtp import VtpService, VtpSettings, stop_reactor
+    from tracet_gui.pipeline.parse import peek_ivorn
+    from tracet_gui.storage.inbox import store_raw_packet
+
+    db = Database.open(db_url)
+
+    def store(raw: bytes, channel: Channel, peer: str) -> bool:
+        return not store_raw_packet(db.sessions, raw, channel, ivorn=peek_ivorn(raw), peer=peer).duplicate
+
+    settings = VtpSettings((), 0, ("127.0.0.0/8",), "ivo://test/relay", 1_048_576, broadcast_port=0)
+    service = VtpService(settings, HealthRegistry(), store)
+    service.start()
+    print(f"READY {service.receive_port} {service.broadcast_port}", flush=True)
+    while service.local_subscriber_count() == 0:
+        time.sleep(0.1)
+    print("SUBSCRIBED", flush=True)
+    sys.stdin.read()  # until the test closes our stdin
+    service.stop()
+    stop_reactor()
+    db.close()
 
 
 def counts(url: str) -> tuple[int, int, int]:
@@ -97,36 +123,6 @@ def test_subscriber_reconnects_after_the_broker_restarts(broker: Broker, daemon_
     assert daemon.stop() == 0
 
 
-def test_sigkill_during_a_burst_loses_no_acknowledged_event(daemon_factory: Callable[..., Daemon]) -> None:
-    daemon = daemon_factory("--receive-port", "0")
-    url = daemon.db_url
-    assert daemon.receive_port is not None
-    template = (DATA / "SWIFT_BAT_GRB_Pos_1093742-465.xml").read_bytes()
-    acked: list[str] = []
-    for n in range(200):
-        packet = numbered_packet(template, n, "burst")
-        try:
-            reply = send_voevent("127.0.0.1", daemon.receive_port, packet, timeout_s=5)
-        except OSError:
-            break  # the daemon is gone
-        if reply == "ack":
-            acked.append(packet.split(b'ivorn="')[1].split(b'"')[0].decode())
-        if n == 120:
-            daemon.stop(signal.SIGKILL)
-    assert 100 <= len(acked) <= 121
-    restarted = daemon_factory("--receive-port", "0", db_url=url)
-    wait_for(lambda: counts(url)[0] == counts(url)[1], 60, "every stored packet to be processed")
-    db = Database.open(url, migrate=False)
-    with db.session() as s:
-        stored = list(s.scalars(select(InboxRow.ivorn)))
-        processed = set(s.scalars(select(EventRow.ivorn)))
-    assert len(stored) == len(set(stored))  # nothing twice
-    assert set(acked) <= set(stored)  # every acknowledged event is there
-    assert set(acked) <= processed  # and was processed
-    db.close()
-    assert restarted.stop() == 0
-
-
 def test_oversized_and_foreign_packets_are_kept(daemon_factory: Callable[..., Daemon]) -> None:
     daemon = daemon_factory("--receive-port", "0")
     assert daemon.receive_port is not None
@@ -135,6 +131,10 @@ def test_oversized_and_foreign_packets_are_kept(daemon_factory: Callable[..., Da
     big = (DATA / "SWIFT00.xml").read_bytes().replace(b"</What>", b"<!--" + b"x" * 150_000 + b"--></What>")
     assert len(big) > 99_999  # over Comet's default message limit
     assert send_voevent("127.0.0.1", daemon.receive_port, big) == "ack"
+    # Over our own deliberate limit (max_packet_bytes, 1 MiB): the connection is dropped, no ACK, nothing stored.
+    huge = (DATA / "SWIFT01.xml").read_bytes().replace(b"</What>", b"<!--" + b"x" * 1_100_000 + b"--></What>")
+    with pytest.raises(ConnectionError):
+        send_voevent("127.0.0.1", daemon.receive_port, huge)
     url = daemon.db_url
     wait_for(lambda: counts(url)[1] == 2, 30, "both packets processed")
     db = Database.open(url, migrate=False)
@@ -144,3 +144,115 @@ def test_oversized_and_foreign_packets_are_kept(daemon_factory: Callable[..., Da
         assert rows[1].raw == big and rows[1].status == "processed"
     db.close()
     assert daemon.stop() == 0
+
+
+def test_new_events_are_rebroadcast_to_local_subscribers_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'relay.sqlite3'}"
+    relay = subprocess.Popen(
+        [sys.executable, "-c", f"from tests.ingest.test_comet_ingest import relay_main; relay_main({url!r})"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=(tmp_path / "relay.err").open("w"),
+        text=True,
+    )
+    downstream: Broker | None = None
+    try:
+        assert relay.stdout is not None and relay.stdin is not None
+        ready = relay.stdout.readline().split()
+        assert ready[0] == "READY", ready
+        receive_port, broadcast_port = int(ready[1]), int(ready[2])
+        # A real Comet broker subscribed to our rebroadcast port stands in for any local subscriber.
+        downstream = Broker(
+            free_port(), free_port(), tmp_path / "downstream", extra_args=[f"--remote=127.0.0.1:{broadcast_port}"]
+        )
+        downstream.start()
+        assert relay.stdout.readline().strip() == "SUBSCRIBED"
+        template = (DATA / "SWIFT00.xml").read_bytes()
+        first, second = numbered_packet(template, 1, "relay"), numbered_packet(template, 2, "relay")
+        for packet in (first, first, second):  # the repeat is ACKed (stored once) but not passed on
+            assert send_voevent("127.0.0.1", receive_port, packet) == "ack"
+        log = downstream.workdir / "broker.log"
+
+        def arrivals(packet: bytes) -> int:
+            ivorn = packet.split(b'ivorn="')[1].split(b'"')[0].decode()
+            return log.read_text().count(f"VOEvent {ivorn} received from")
+
+        wait_for(lambda: arrivals(second) == 1, 30, "the second event downstream")
+        # Relays leave in commit order on one connection, so the repeat of `first` would have arrived by now.
+        assert arrivals(first) == 1
+    finally:
+        if relay.stdin is not None:
+            relay.stdin.close()
+        assert relay.wait(timeout=30) == 0
+        if downstream is not None:
+            downstream.stop()
+
+
+class RecordingConnector:
+    """Twisted's connector interface as far as a reconnecting factory uses it: counts connection attempts."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    def connect(self) -> None:
+        self.attempts += 1
+
+    def stopConnecting(self) -> None:
+        pass
+
+    def getDestination(self) -> str:
+        return "127.0.0.1:9"
+
+
+@pytest.mark.parametrize("max_delay_s", [60.0, 5.0])
+def test_reconnect_backoff_is_capped_jittered_and_reported(max_delay_s: float) -> None:
+    import math
+
+    from twisted.internet.error import ConnectionDone, ConnectionRefusedError
+    from twisted.internet.task import Clock
+    from twisted.python.failure import Failure
+
+    from tracet_gui.ingest.health import ConnectionHealth, ConnectionState, HealthRegistry
+    from tracet_gui.ingest.vtp import FIRST_RETRY_S, RECONNECT_JITTER, PendingStores, StoringSubscriberFactory
+
+    clock = Clock()
+    health = HealthRegistry()
+    logged: list[ConnectionHealth] = []
+    health.add_listener(logged.append)
+    name = "vtp://127.0.0.1:9"
+    factory = StoringSubscriberFactory(
+        name,
+        health,
+        lambda raw, channel, peer: True,
+        local_ivo="ivo://test/backoff",
+        validators=[],
+        max_length=1_048_576,
+        max_delay_s=max_delay_s,
+        pending=PendingStores(),
+        call_later=clock.callLater,
+    )
+    clock.advance(0)  # Comet's initial resetDelay
+    connector = RecordingConnector()
+    waits: list[float] = []
+    for attempt in range(1, 16):  # the broker stays down: every attempt is refused
+        factory.clientConnectionFailed(connector, Failure(ConnectionRefusedError("refused")))
+        (call,) = clock.getDelayedCalls()
+        wait_s = call.getTime() - clock.seconds()
+        waits.append(wait_s)
+        shown = health.get(name)
+        assert shown is not None and shown.state is ConnectionState.DISCONNECTED
+        assert shown.next_retry_s == pytest.approx(wait_s) and shown.reconnects == attempt
+        assert shown.last_error is not None and "refused" in shown.last_error
+        clock.advance(wait_s)
+        assert connector.attempts == attempt
+        assert (health.get(name) or shown).state is ConnectionState.CONNECTING
+    for k, wait_s in enumerate(waits):
+        ceiling = min(FIRST_RETRY_S * math.e**k, max_delay_s)
+        assert ceiling * (1 - RECONNECT_JITTER) - 1e-9 <= wait_s <= ceiling + 1e-9
+    assert max(waits) <= max_delay_s
+    assert any("retry in" in h.detail for h in logged if h.state is ConnectionState.DISCONNECTED)  # broker_log text
+
+    factory.stopTrying()  # a stopped feed does not reconnect and is not reported as disconnected
+    before = health.get(name)
+    factory.clientConnectionLost(connector, Failure(ConnectionDone()))
+    assert clock.getDelayedCalls() == [] and health.get(name) == before

@@ -10,9 +10,10 @@ from confluent_kafka import Consumer, Producer
 from sqlalchemy import select
 
 from tests.ingest.conftest import wait_for
+from tests.ingest.vtp_author import numbered_packet
 from tracet_gui.core.vocabulary import Channel
 from tracet_gui.ingest.health import ConnectionState, HealthRegistry
-from tracet_gui.ingest.kafka import HEARTBEAT_TOPIC, KafkaService
+from tracet_gui.ingest.kafka import HEARTBEAT_TOPIC, KafkaService, gcn_consumer_config
 from tracet_gui.storage.database import Database
 from tracet_gui.storage.inbox import store_raw_packet
 from tracet_gui.storage.schema import InboxRow
@@ -54,7 +55,13 @@ def test_messages_are_stored_then_committed_and_heartbeats_update_health(
         notified.append(stored.inbox_id)
 
     service = KafkaService(
-        "kafka:test", lambda: make_consumer(brokers, "g1"), [TOPIC, HEARTBEAT_TOPIC], health, store, poll_s=0.2
+        "kafka:test",
+        lambda: make_consumer(brokers, "g1"),
+        [TOPIC, HEARTBEAT_TOPIC],
+        health,
+        store,
+        poll_s=0.2,
+        new_partitions_from_end=False,  # these messages were published before the group first subscribed
     )
     service.start()
     try:
@@ -99,7 +106,15 @@ def test_a_failed_store_is_not_committed_and_is_redelivered(db: Database, mock_c
             raise OSError("disk full")
         store_raw_packet(db.sessions, raw, channel, ivorn=None, peer=peer, topic=topic)
 
-    service = KafkaService("kafka:test", lambda: make_consumer(brokers, "g2"), [TOPIC], health, flaky_store, poll_s=0.2)
+    service = KafkaService(
+        "kafka:test",
+        lambda: make_consumer(brokers, "g2"),
+        [TOPIC],
+        health,
+        flaky_store,
+        poll_s=0.2,
+        new_partitions_from_end=False,  # published before the group first subscribed
+    )
     service.start()
     try:
         wait_for(lambda: len(attempts) >= 2, 40, "the message to be delivered again after the failed store")
@@ -107,3 +122,70 @@ def test_a_failed_store_is_not_committed_and_is_redelivered(db: Database, mock_c
         service.stop()
     with db.session() as s:
         assert len(s.scalars(select(InboxRow)).all()) == 1
+
+
+def test_gcn_consumer_group_is_stable_per_host_and_kept_by_gcn_kafka() -> None:
+    from gcn_kafka.core import get_config
+
+    first = get_config("consumer", gcn_consumer_config("client1", "host-a"), client_id="client1", client_secret="s")
+    again = get_config("consumer", gcn_consumer_config("client1", "host-a"), client_id="client1", client_secret="s")
+    other = get_config("consumer", gcn_consumer_config("client1", "host-b"), client_id="client1", client_secret="s")
+    assert first["group.id"] == again["group.id"] != other["group.id"]  # gcn-kafka's random group is not used
+    assert str(first["group.id"]).startswith("client1")
+    assert first["enable.auto.commit"] is False
+
+
+def test_restart_resumes_from_committed_offsets_and_a_new_group_skips_old_alerts(
+    db: Database, mock_cluster: tuple[Producer, str]
+) -> None:
+    producer, brokers = mock_cluster
+    template = (DATA / "SWIFT00.xml").read_bytes()
+    producer.produce(TOPIC, numbered_packet(template, 0, "stale"))  # retained from before we ever subscribed
+    producer.flush(10)
+    # The mock cluster keeps a closed consumer in the group until its session times out (45 s by default).
+    config = {**gcn_consumer_config("client1", "host-a"), "bootstrap.servers": brokers, "session.timeout.ms": 6000}
+    stored: list[bytes] = []
+
+    def store(raw: bytes, channel: Channel, peer: str, topic: str) -> None:
+        store_raw_packet(db.sessions, raw, channel, ivorn=None, peer=peer, topic=topic)
+        stored.append(raw)
+
+    def service() -> KafkaService:
+        return KafkaService("kafka:test", lambda: Consumer(config), [TOPIC], HealthRegistry(), store, poll_s=0.2)
+
+    first = service()
+    first.start()
+    probes = 0
+    try:
+
+        def live() -> bool:  # a new group starts at the newest message: probe until one arrives
+            nonlocal probes
+            producer.produce(TOPIC, numbered_packet(template, probes, "probe"))
+            producer.flush(10)
+            probes += 1
+            return bool(stored)
+
+        wait_for(live, 30, "the consumer to be assigned")
+        live_packets = [numbered_packet(template, n, "live") for n in range(3)]
+        for raw in live_packets:
+            producer.produce(TOPIC, raw)
+        producer.flush(10)
+        wait_for(lambda: set(live_packets) <= set(stored), 30, "the live alerts")
+    finally:
+        first.stop()
+    while_down = [numbered_packet(template, n, "while-down") for n in range(2)]
+    for raw in while_down:
+        producer.produce(TOPIC, raw)
+    producer.flush(10)
+    seen_before = len(stored)
+    second = service()
+    second.start()
+    try:
+        wait_for(lambda: set(while_down) <= set(stored), 30, "the alerts published while we were down")
+    finally:
+        second.stop()
+    after_restart = stored[seen_before:]
+    assert not any(b"-live" in raw for raw in after_restart)  # nothing read twice: the offsets were resumed
+    assert not any(b"-stale0" in raw for raw in stored)  # a new group does not replay retained alerts
+    with db.session() as s:
+        assert sum(r.duplicate_count for r in s.scalars(select(InboxRow))) == 0

@@ -117,7 +117,8 @@ class Engine:
             on_result,
         )
         self.vtp: VtpService | None = None
-        if settings.remotes or settings.receive_port is not None:
+        broadcast_port = settings.broadcast_port
+        if settings.remotes or settings.receive_port is not None or broadcast_port is not None:
             self.vtp = VtpService(
                 VtpSettings(
                     settings.remotes,
@@ -125,6 +126,7 @@ class Engine:
                     settings.author_whitelist,
                     settings.local_ivo,
                     settings.max_packet_bytes,
+                    broadcast_port=broadcast_port,
                 ),
                 self.health_registry,
                 self._store,
@@ -174,10 +176,12 @@ class Engine:
 
     # -- storing (ingest threads) -----------------------------------------------------------------------
 
-    def _store(self, raw: bytes, channel: Channel, peer: str) -> None:
+    def _store(self, raw: bytes, channel: Channel, peer: str) -> bool:
+        """Commit to the inbox (ingest threads); True when the packet was new."""
         stored = store_raw_packet(self.database.sessions, raw, channel, ivorn=peek_ivorn(raw), peer=peer)
         if not stored.duplicate:
             self.runner.notify(stored.inbox_id)
+        return not stored.duplicate
 
     def _store_kafka(self, raw: bytes, channel: Channel, peer: str, topic: str) -> None:
         stored = store_raw_packet(self.database.sessions, raw, channel, ivorn=peek_ivorn(raw), peer=peer, topic=topic)

@@ -7,6 +7,7 @@ the inbox de-duplicates) instead of losing it. ``gcn.heartbeat`` messages only u
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -94,6 +95,23 @@ class _StoreFailedError(Exception):
 GcnDomain = Literal["gcn.nasa.gov", "test.gcn.nasa.gov", "dev.gcn.nasa.gov"]
 
 
+def gcn_consumer_config(client_id: str, host: str | None = None) -> dict[str, Any]:
+    """Consumer settings for GCN: offsets committed by us, in a consumer group that outlives the process.
+
+    gcn-kafka would pick a random ``group.id`` per process, so committed offsets would never be read back and a
+    restart would not resume where it stopped. The group is the client id plus the host name: restarts on one
+    machine resume; two machines sharing credentials do not split the partitions (and the alerts) between them.
+    Where the group never read a partition, :class:`KafkaService` starts at its newest message (no replay of days
+    of stale alerts); ``earliest`` only applies when a committed offset has expired while we were down, and then
+    everything still retained was missed, so it is read.
+    """
+    return {
+        "group.id": f"{client_id}-tracet-gui-{host or socket.gethostname()}",
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+    }
+
+
 def gcn_consumer_factory(client_id: str, client_secret: str, domain: GcnDomain = "gcn.nasa.gov") -> ConsumerFactory:
     def make() -> Any:
         from gcn_kafka import Consumer
@@ -102,14 +120,19 @@ def gcn_consumer_factory(client_id: str, client_secret: str, domain: GcnDomain =
             client_id=client_id,
             client_secret=client_secret,
             domain=domain,
-            config={"enable.auto.commit": False, "auto.offset.reset": "earliest"},
+            config=gcn_consumer_config(client_id),
         )
 
     return make
 
 
 class KafkaService:
-    """Polls Kafka on its own thread; stops within about one poll interval."""
+    """Polls Kafka on its own thread; stops within about one poll interval.
+
+    With ``new_partitions_from_end`` (the default), a partition this consumer group has never committed starts at
+    its newest message and that start is committed at once, so a restart resumes from there and catches up on what
+    was published while we were down, while a first start does not replay the topic's retained history.
+    """
 
     def __init__(
         self,
@@ -119,8 +142,11 @@ class KafkaService:
         health: HealthRegistry,
         store_packet: StoreKafkaPacket,
         poll_s: float = 1.0,
+        *,
+        new_partitions_from_end: bool = True,
     ) -> None:
         self.name = name
+        self._new_partitions_from_end = new_partitions_from_end
         self._factory = consumer_factory
         self._topics = list(topics)
         self._health = health
@@ -146,7 +172,10 @@ class KafkaService:
             try:
                 if consumer is None:
                     consumer = self._factory()
-                    consumer.subscribe(self._topics)
+                    if self._new_partitions_from_end:
+                        consumer.subscribe(self._topics, on_assign=self._start_new_partitions_at_end)
+                    else:
+                        consumer.subscribe(self._topics)
                 self._poll_once(consumer)
             except _StoreFailedError as exc:
                 # Keep the consumer (no rebalance); the message was rewound and is read again after a pause.
@@ -171,6 +200,23 @@ class KafkaService:
                 self._stop.wait(5.0)
         if consumer is not None:
             consumer.close()
+
+    def _start_new_partitions_at_end(self, consumer: Any, partitions: list[Any]) -> None:
+        """on_assign (inside poll, on this thread): never-committed partitions start at their end, committed."""
+        from confluent_kafka import TopicPartition
+
+        committed = consumer.committed(partitions, timeout=10)
+        log.debug("Kafka %s: assigned %s", self.name, [(tp.topic, tp.partition, tp.offset) for tp in committed])
+        fresh = []
+        for tp in committed:
+            if tp.offset < 0:  # OFFSET_INVALID: this group never committed here
+                _low, high = consumer.get_watermark_offsets(tp, timeout=10)
+                fresh.append(TopicPartition(tp.topic, tp.partition, high))
+        if fresh:
+            consumer.commit(offsets=fresh, asynchronous=False)
+            log.info("Kafka %s: %d new partitions start at their newest message", self.name, len(fresh))
+        starts = {(tp.topic, tp.partition): tp for tp in [*committed, *fresh] if tp.offset >= 0}
+        consumer.assign([starts.get((tp.topic, tp.partition), tp) for tp in partitions])
 
     def _poll_once(self, consumer: Any) -> None:
         message = consumer.poll(timeout=self._poll_s)

@@ -18,12 +18,17 @@ Design points (measured facts about Comet 3.1.0):
 * Messages are length-prefixed; Comet's limit is 99,999 bytes and an over-long message drops the connection
   without a NAK. We raise the limit deliberately to the parser's ``max_packet_bytes`` (1 MiB): larger
   packets are still refused, by the parser, and kept in the inbox.
+* Optionally, every *new* stored event (not a duplicate) is rebroadcast to local VTP subscribers, after its
+  commit (a Comet ``VOEventBroadcasterFactory`` on ``broadcast_port``, loopback by default).
+* A clean stop closes the ports, stops reconnecting, closes open author connections and waits for every
+  commit in flight, so when ``stop()`` returns nothing the feeds accepted is still being written.
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
+import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +36,7 @@ from datetime import UTC, datetime
 from ipaddress import ip_network
 from typing import Any
 
+from comet.protocol.broadcaster import VOEventBroadcasterFactory
 from comet.protocol.receiver import VOEventReceiver, VOEventReceiverFactory
 from comet.protocol.subscriber import VOEventSubscriber, VOEventSubscriberFactory
 from comet.utility import ParseError as CometParseError
@@ -38,7 +44,7 @@ from comet.utility import xml_document
 from comet.utility.whitelist import WhitelistingFactory
 from twisted.internet import reactor as _twisted_reactor
 from twisted.internet import threads
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, DeferredList
 
 from tracet_gui.core.vocabulary import Channel
 from tracet_gui.ingest.health import ConnectionState, HealthRegistry
@@ -50,9 +56,53 @@ reactor: Any = _twisted_reactor  # the installed reactor; typed loosely (its int
 VOEVENT_ROLES = ("observation", "prediction", "utility", "test")
 DEFAULT_MAX_DELAY_S = 60.0
 """Longest wait (s) between reconnection attempts to a remote broker (Comet's default is an hour)."""
+RECONNECT_JITTER = 0.2
+"""Fraction by which a reconnection wait is randomly shortened, so many clients do not return in step."""
+FIRST_RETRY_S = 1.0
+"""Wait (s) before the first reconnection attempt; each further attempt waits e times longer, up to the cap."""
 
-StorePacket = Callable[[bytes, Channel, str], None]
-"""Commits raw bytes to the inbox (channel, peer); raises if they could not be stored. Called off the reactor."""
+StorePacket = Callable[[bytes, Channel, str], bool | None]
+"""Commits raw bytes to the inbox (channel, peer); True when new, False/None for a duplicate; raises if they
+could not be stored. Called off the reactor."""
+
+RelayEvent = Callable[[Any], None]
+"""Passes a stored, new Comet event on to local subscribers (reactor thread)."""
+
+
+class PendingStores:
+    """Inbox commits in flight (used in the reactor thread only); a clean stop waits until they are done."""
+
+    def __init__(self) -> None:
+        self._pending: set[Deferred[Any]] = set()
+        self._waiters: list[Deferred[None]] = []
+
+    def run(self, store: StorePacket, raw: bytes, channel: Channel, peer: str) -> Deferred[Any]:
+        d: Deferred[Any] = threads.deferToThread(store, raw, channel, peer)
+        self._pending.add(d)
+
+        def done(result: Any) -> Any:
+            self._pending.discard(d)
+            if not self._pending:
+                waiters, self._waiters = self._waiters, []
+                for waiter in waiters:
+                    waiter.callback(None)
+            return result
+
+        d.addBoth(done)
+        return d
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def drained(self) -> Deferred[None]:
+        """Fires once no commit is in flight (at once if none is)."""
+        waiter: Deferred[None] = Deferred()
+        if self._pending:
+            self._waiters.append(waiter)
+        else:
+            waiter.callback(None)
+        return waiter
+
 
 _reactor_lock = threading.Lock()
 _reactor_thread: threading.Thread | None = None
@@ -121,9 +171,9 @@ class _StoringMixin:
     factory: Any
     transport: Any
 
-    def _store_raw(self, data: bytes) -> Deferred[None]:
-        store: StorePacket = self.factory.store_packet
-        d: Deferred[None] = threads.deferToThread(store, data, self.factory.channel, _peer(self.transport))
+    def _store_raw(self, data: bytes) -> Deferred[Any]:
+        pending: PendingStores = self.factory.pending
+        d = pending.run(self.factory.store_packet, data, self.factory.channel, _peer(self.transport))
         d.addErrback(lambda f: log.error("could not store a packet Comet would drop: %s", f.getErrorMessage()))
         return d
 
@@ -167,7 +217,12 @@ class StoringSubscriber(_StoringMixin, VOEventSubscriber):
 
 
 class StoringSubscriberFactory(VOEventSubscriberFactory):
-    """A subscriber with capped, jittered back-off and health reporting."""
+    """A subscriber with capped, jittered back-off and health reporting.
+
+    Twisted's back-off applies a normal-distributed jitter that can overshoot its ``maxDelay``; ours waits
+    ``delay × U(1 − jitter, 1)`` with ``delay`` growing by e from ``FIRST_RETRY_S`` up to ``max_delay_s``, so the
+    cap is hard. Each wait is reported in the connection's health (``next_retry_s``) and in ``broker_log``.
+    """
 
     protocol = StoringSubscriber
 
@@ -181,17 +236,23 @@ class StoringSubscriberFactory(VOEventSubscriberFactory):
         validators: list[Any],
         max_length: int,
         max_delay_s: float,
+        pending: PendingStores,
+        call_later: Callable[..., Any] | None = None,
     ) -> None:
+        if call_later is not None:
+            self.callLater = call_later  # a twisted.internet.task.Clock in tests
         super().__init__(local_ivo=local_ivo, validators=validators, handlers=[])
         self.name = name
         self.health = health
         self.store_packet = store_packet
+        self.pending = pending
         self.channel = Channel.VTP_REMOTE
         self.max_length = max_length
         self.maxDelay = max_delay_s
-        self.jitter = 0.2
-        self.initialDelay = 1.0
+        self.jitter = RECONNECT_JITTER
+        self.initialDelay = self.delay = FIRST_RETRY_S
         self.reconnects = 0
+        self._last_error: str | None = None
         health.set_state(name, "vtp-remote", ConnectionState.CONNECTING)
 
     def buildProtocol(self, addr: Any) -> StoringSubscriber:
@@ -206,24 +267,38 @@ class StoringSubscriberFactory(VOEventSubscriberFactory):
     def on_iamalive(self) -> None:
         self.health.touch(self.name, last_iamalive_utc=datetime.now(UTC))
 
-    def _lost(self, reason: Any, connector: Any) -> None:
+    def clientConnectionFailed(self, connector: Any, reason: Any) -> None:
+        self._last_error = reason.getErrorMessage()
+        super().clientConnectionFailed(connector, reason)
+
+    def clientConnectionLost(self, connector: Any, reason: Any) -> None:
+        self._last_error = reason.getErrorMessage()
+        super().clientConnectionLost(connector, reason)
+
+    def retry(self, connector: Any = None) -> None:
+        """Schedule the next attempt (not called after ``stopTrying()``, so a stopped feed stays *stopped*)."""
+        if not self.continueTrying:
+            return
+        connector = connector if connector is not None else self.connector
+        self.retries += 1
         self.reconnects += 1
+        wait_s = min(self.delay, self.maxDelay) * random.uniform(1.0 - self.jitter, 1.0)
         self.health.set_state(
             self.name,
             "vtp-remote",
             ConnectionState.DISCONNECTED,
-            last_error=reason.getErrorMessage(),
+            last_error=self._last_error,
             reconnects=self.reconnects,
-            next_retry_s=min(self.delay * self.factor, self.maxDelay),
+            next_retry_s=wait_s,
         )
 
-    def clientConnectionFailed(self, connector: Any, reason: Any) -> None:
-        self._lost(reason, connector)
-        super().clientConnectionFailed(connector, reason)
+        def reconnect() -> None:
+            self._callID = None
+            self.health.set_state(self.name, "vtp-remote", ConnectionState.CONNECTING, next_retry_s=None)
+            connector.connect()
 
-    def clientConnectionLost(self, connector: Any, reason: Any) -> None:
-        self._lost(reason, connector)
-        super().clientConnectionLost(connector, reason)
+        self._callID = self.callLater(wait_s, reconnect)
+        self.delay = min(self.delay * self.factor, self.maxDelay)
 
 
 class StoringReceiver(_StoringMixin, VOEventReceiver):
@@ -235,9 +310,18 @@ class StoringReceiver(_StoringMixin, VOEventReceiver):
 
 
 class StoringReceiverFactory(VOEventReceiverFactory):
-    def __init__(self, store_packet: StorePacket, *, local_ivo: str, validators: list[Any], max_length: int) -> None:
+    def __init__(
+        self,
+        store_packet: StorePacket,
+        *,
+        local_ivo: str,
+        validators: list[Any],
+        max_length: int,
+        pending: PendingStores,
+    ) -> None:
         super().__init__(local_ivo, validators=validators, handlers=[])
         self.store_packet = store_packet
+        self.pending = pending
         self.channel = Channel.VTP_AUTHOR
         self.max_length = max_length
 
@@ -249,13 +333,27 @@ class StoringReceiverFactory(VOEventReceiverFactory):
 
 
 class StoringValidator:
-    """Comet validator: commits the raw bytes to the inbox; the ACK waits for the commit."""
+    """Comet validator: commits the raw bytes to the inbox; the ACK waits for the commit.
 
-    def __init__(self, store_packet: StorePacket, channel: Channel, health: HealthRegistry, name: str) -> None:
+    When ``relay`` is given, a stored event that was new (not a duplicate) is passed on to local subscribers
+    after its commit.
+    """
+
+    def __init__(
+        self,
+        store_packet: StorePacket,
+        channel: Channel,
+        health: HealthRegistry,
+        name: str,
+        pending: PendingStores,
+        relay: RelayEvent | None = None,
+    ) -> None:
         self._store = store_packet
         self._channel = channel
         self._health = health
         self._name = name
+        self._pending = pending
+        self._relay = relay
 
     def rename(self, name: str) -> None:
         """Report under ``name`` (the author port's real number is known only once it listens)."""
@@ -264,14 +362,21 @@ class StoringValidator:
     def __call__(self, event: Any) -> Deferred[None]:
         raw: bytes = event.raw_bytes
         self._health.packet(self._name)
-        d: Deferred[None] = threads.deferToThread(self._store, raw, self._channel, self._name)
+        d = self._pending.run(self._store, raw, self._channel, self._name)
+
+        def stored(new: bool | None) -> None:
+            if new and self._relay is not None:
+                try:
+                    self._relay(event)
+                except Exception:  # relaying is a courtesy; the event is stored and will be ACKed
+                    log.exception("could not relay %s to local subscribers", event.element.attrib.get("ivorn"))
 
         def failed(failure: Any) -> Any:
             log.error("packet from %s NOT stored: %s", self._name, failure.getErrorMessage())
             self._health.touch(self._name, last_error=f"store failed: {failure.getErrorMessage()}")
             return failure  # authors get a NAK; subscribers still ACK (VTP), logged above
 
-        d.addErrback(failed)
+        d.addCallbacks(stored, failed)
         return d
 
 
@@ -284,6 +389,9 @@ class VtpSettings:
     max_packet_bytes: int
     max_delay_s: float = DEFAULT_MAX_DELAY_S
     receive_interface: str = "0.0.0.0"
+    broadcast_port: int | None = None
+    """Rebroadcast new stored events to local VTP subscribers on this port (None = off; 0 = any free port)."""
+    broadcast_interface: str = "127.0.0.1"
 
 
 class VtpService:
@@ -296,18 +404,37 @@ class VtpService:
         self._factories: list[StoringSubscriberFactory] = []
         self._connectors: list[Any] = []
         self._listening: Any = None
+        self._receiver: Any = None
+        self._broadcaster: VOEventBroadcasterFactory | None = None
+        self._broadcasting: Any = None
+        self._pending = PendingStores()
         self.receive_port: int | None = None
+        self.broadcast_port: int | None = None
 
     def start(self) -> None:
         _ensure_reactor()
         threads.blockingCallFromThread(reactor, self._start_in_reactor)
 
+    def _relay(self, event: Any) -> None:
+        broadcaster = self._broadcaster
+        if broadcaster is None:
+            return
+        for protocol in list(broadcaster.broadcasters):
+            protocol.send_event(event)
+
     def _start_in_reactor(self) -> None:
         s = self._settings
+        relay: RelayEvent | None = None
+        if s.broadcast_port is not None:
+            self._broadcaster = VOEventBroadcasterFactory(s.local_ivo, 0)  # 0: no test events of our own
+            self._broadcasting = reactor.listenTCP(s.broadcast_port, self._broadcaster, interface=s.broadcast_interface)
+            self.broadcast_port = self._broadcasting.getHost().port
+            self._health.set_state(f"broadcast:{self.broadcast_port}", "vtp-broadcast", ConnectionState.LISTENING)
+            relay = self._relay
         for remote in s.remotes:
             host, _, port = remote.rpartition(":")
             name = f"vtp://{host}:{port}"
-            validator = StoringValidator(self._store, Channel.VTP_REMOTE, self._health, name)
+            validator = StoringValidator(self._store, Channel.VTP_REMOTE, self._health, name, self._pending, relay)
             factory = StoringSubscriberFactory(
                 name,
                 self._health,
@@ -316,28 +443,49 @@ class VtpService:
                 validators=[validator],
                 max_length=s.max_packet_bytes,
                 max_delay_s=s.max_delay_s,
+                pending=self._pending,
             )
             self._factories.append(factory)
             self._connectors.append(reactor.connectTCP(host, int(port), factory))
         if s.receive_port is not None:
-            validator = StoringValidator(self._store, Channel.VTP_AUTHOR, self._health, "author-port")
+            validator = StoringValidator(
+                self._store, Channel.VTP_AUTHOR, self._health, "author-port", self._pending, relay
+            )
             receiver = StoringReceiverFactory(
-                self._store, local_ivo=s.local_ivo, validators=[validator], max_length=s.max_packet_bytes
+                self._store,
+                local_ivo=s.local_ivo,
+                validators=[validator],
+                max_length=s.max_packet_bytes,
+                pending=self._pending,
             )
             whitelist = [ip_network(n, strict=False) for n in s.author_whitelist]
             wrapped = WhitelistingFactory(receiver, whitelist, "submission")
+            self._receiver = wrapped
             self._listening = reactor.listenTCP(s.receive_port, wrapped, interface=s.receive_interface)
             self.receive_port = self._listening.getHost().port
             name = f"author-port:{self.receive_port}"
             validator.rename(name)
             self._health.set_state(name, "vtp-author", ConnectionState.LISTENING)
 
+    def local_subscriber_count(self) -> int:
+        """How many local VTP subscribers are connected to the rebroadcast port (0 when not rebroadcasting)."""
+
+        def count() -> int:
+            return len(self._broadcaster.broadcasters) if self._broadcaster is not None else 0
+
+        if _reactor_thread is None or not _reactor_thread.is_alive():
+            return 0
+        result: int = threads.blockingCallFromThread(reactor, count)
+        return result
+
     def stop(self) -> None:
         if _reactor_thread is None or not _reactor_thread.is_alive():
             return
         threads.blockingCallFromThread(reactor, self._stop_in_reactor)
 
-    def _stop_in_reactor(self) -> Deferred[Any] | None:
+    def _stop_in_reactor(self) -> Deferred[Any]:
+        """Close every way in, then wait for the commits already in flight (their ACKs may go unsent)."""
+        waits: list[Deferred[Any]] = []
         for factory in self._factories:
             factory.stopTrying()  # before disconnecting, or it reconnects
             self._health.set_state(factory.name, "vtp-remote", ConnectionState.STOPPED)
@@ -346,11 +494,23 @@ class VtpService:
         self._factories.clear()
         self._connectors.clear()
         if self._listening is not None:
-            d: Deferred[Any] = self._listening.stopListening()
+            waits.append(self._listening.stopListening())
+            for wrapper in list(self._receiver.protocols):  # authors still connected: no new packet after this
+                wrapper.loseConnection()
             self._health.set_state(f"author-port:{self.receive_port}", "vtp-author", ConnectionState.STOPPED)
             self._listening = None
-            return d
-        return None
+            self._receiver = None
+        if self._broadcasting is not None and self._broadcaster is not None:
+            waits.append(self._broadcasting.stopListening())
+            for protocol in list(self._broadcaster.broadcasters):
+                protocol.transport.loseConnection()
+            self._health.set_state(f"broadcast:{self.broadcast_port}", "vtp-broadcast", ConnectionState.STOPPED)
+            self._broadcasting = None
+            self._broadcaster = None
+        if len(self._pending):
+            log.info("waiting for %d inbox commits in flight", len(self._pending))
+        waits.append(self._pending.drained())
+        return DeferredList(waits, consumeErrors=True)
 
 
 def send_to_author_port(host: str, port: int, packet: bytes, timeout_s: float = 10.0) -> str:
