@@ -63,3 +63,14 @@ def test_datetimes_come_back_as_utc(db: Database) -> None:
     stored = store_raw_packet(db.sessions, PACKET, Channel.FILE, ivorn=None, received_utc=when)
     with db.session() as session:
         assert session.get_one(InboxRow, stored.inbox_id).received_utc == when
+
+
+def test_a_good_copy_after_a_failed_packet_with_the_same_ivorn_is_kept(db: Database) -> None:
+    broken = b'<voe:VOEvent ivorn="ivo://test/x#1" role="test"><What>'  # truncated in transit
+    first = store_raw_packet(db.sessions, broken, Channel.VTP_REMOTE, ivorn="ivo://test/x#1")
+    mark_inbox_failed(db.sessions, first.inbox_id, "malformed XML")
+    good = store_raw_packet(db.sessions, PACKET, Channel.KAFKA, ivorn="ivo://test/x#1")
+    assert not good.duplicate and good.inbox_id != first.inbox_id
+    assert unprocessed_inbox_ids(db.sessions) == [good.inbox_id]
+    again = store_raw_packet(db.sessions, PACKET, Channel.VTP_REMOTE, ivorn="ivo://test/x#1")
+    assert again.duplicate and again.inbox_id == good.inbox_id  # the same bytes are still stored once

@@ -53,6 +53,10 @@ def store_raw_packet(
     topic = _fitting(topic, InboxRow.topic, truncate=True)
     with sessions() as session:
         existing = _find_duplicate(session, digest, ivorn)
+        if existing is not None and ivorn is not None and _failed_other_bytes(session, existing, digest):
+            # The earlier packet with this IVORN could not be read (truncated, malformed): this one may be the
+            # good copy, so it is kept and processed. Its IVORN stays on the failed row (the column is unique).
+            existing, ivorn = None, None
         if existing is None:
             row = InboxRow(
                 received_utc=received,
@@ -102,6 +106,11 @@ def _fitting(value: str | None, column: Any, *, truncate: bool) -> str | None:
             return None
         value = value.replace("\x00", "")[:limit]
     return value
+
+
+def _failed_other_bytes(session: Session, inbox_id: int, digest: str) -> bool:
+    row = session.execute(select(InboxRow.status, InboxRow.sha256).where(InboxRow.id == inbox_id)).one()
+    return bool(row.status == InboxStatus.FAILED.value and row.sha256 != digest)
 
 
 def _find_duplicate(session: Session, digest: str, ivorn: str | None) -> int | None:
