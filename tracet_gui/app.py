@@ -497,6 +497,18 @@ def cmd_arming(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Observations requested in a time window as PDF, HTML, CSV, ECSV or VOTable (docs/reports.md)."""
+    from tracet_gui.reports.cli import run_report, wants_pdf
+
+    pdf_writer = None
+    if wants_pdf(args.out, args.fmt):
+        from tracet_gui.ui.export_dialog import html_to_pdf  # Qt only for PDF
+
+        pdf_writer = html_to_pdf
+    return run_report(_settings(args).db_url, args.start, args.end, args.fmt, args.out, pdf_writer=pdf_writer)
+
+
 def cmd_telescope_sim(args: argparse.Namespace) -> int:
     """A local HTTP server speaking the MWA trigger and ATCA rapid-response protocols (docs/telescopes.md)."""
     from tracet_gui.telescopes.simulator import run_simulator
@@ -639,6 +651,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--comment", help="why (kept in the audit trail)")
         p.add_argument("--yes", action="store_true", help="do not ask (scripts)")
         p.set_defaults(func=cmd_arming)
+
+    from tracet_gui.reports.cli import add_report_arguments
+
+    p = sub.add_parser("report", parents=[common], help="report the observations requested in a time window")
+    add_report_arguments(p)
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("telescope-sim", parents=[common], help="run a local MWA + ATCA telescope simulator")
     p.add_argument("--port", type=int, default=8765)

@@ -117,16 +117,18 @@ def test_sun_separation_and_altitude_agree_with_astropy_get_sun(when: datetime) 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the far-future date degrades accuracy on purpose
         t = Time(when)
-        sun = get_sun(t)
-        sun_icrs = sun.icrs
+        sun = get_sun(t)  # geocentric (GCRS): the Sun as seen from the Earth, not from the barycentre
         location = EarthLocation.from_geodetic(
             lon=MWA_SITE.lon_deg * u.deg, lat=MWA_SITE.lat_deg * u.deg, height=MWA_SITE.height_m * u.m
         )
         expected_alt = sun.transform_to(AltAz(obstime=t, location=location)).alt.deg
-    assert sun_separation_deg(sun_icrs.ra.deg, sun_icrs.dec.deg, when) == pytest.approx(0.0, abs=1e-6)
+    assert sun_separation_deg(sun.ra.deg, sun.dec.deg, when) == pytest.approx(0.0, abs=1e-6)
     target = SkyCoord(150.0 * u.deg, -20.0 * u.deg)
-    assert sun_separation_deg(150.0, -20.0, when) == pytest.approx(target.separation(sun_icrs).deg, abs=1e-6)
-    assert sun_altitude_deg(MWA_SITE, when) == pytest.approx(expected_alt, abs=1e-6)
+    sun_direction = SkyCoord(sun.ra, sun.dec)
+    assert sun_separation_deg(150.0, -20.0, when) == pytest.approx(target.separation(sun_direction).deg, abs=1e-6)
+    # Barycentric ICRS would put the Sun degrees away from where an observer on the Earth sees it.
+    assert sun_separation_deg(sun.icrs.ra.deg, sun.icrs.dec.deg, when) > 0.5
+    assert sun_altitude_deg(MWA_SITE, when) == pytest.approx(expected_alt, abs=0.01)  # aberration: arc-seconds
 
 
 def test_sun_is_up_at_local_noon_and_down_at_local_midnight() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from tracet_gui.core.decision_model import ObservationRequest
@@ -36,12 +36,10 @@ class AcceptingRecorder:
 
     def send(self, request: ObservationRequest) -> SendResult:
         self.requests.append(request)
-        now = datetime.now(UTC)
         return SendResult(
             ok=True,
             message="accepted by the in-process recorder (no telescope contacted)",
             response={"recorded": True, "index": len(self.requests) - 1},
             trigger_id=f"recorded-{len(self.requests)}",
-            started_utc=now,
-            finished_utc=now,
+            # No wall-clock stamps: the caller's clock dates the answer (a replay runs on the event's time).
         )

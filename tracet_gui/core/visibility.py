@@ -182,10 +182,15 @@ def altaz_to_radec(site: Site, alt_deg: float, az_deg: float, when: datetime) ->
 
 
 def _sun_icrs_deg(when: datetime) -> tuple[float, float]:
-    with _astropy_quietly():
-        from astropy.coordinates import ICRS, get_sun
+    """The Sun's direction as seen from the Earth (GCRS RA/Dec, within arc-seconds of ICRS directions).
 
-        sun = get_sun(_times([when])[0]).transform_to(ICRS())
+    Not ``transform_to(ICRS())``: with the Sun's distance that is the direction from the barycentre,
+    several degrees off for an observer on the Earth.
+    """
+    with _astropy_quietly():
+        from astropy.coordinates import get_sun
+
+        sun = get_sun(_times([when])[0])
         return float(sun.ra.deg), float(sun.dec.deg)
 
 

@@ -63,10 +63,12 @@ from tracet_gui.storage.views import (
 from tracet_gui.ui import columns as cols
 from tracet_gui.ui.alarms import Alarm, AlarmController, load_alarm_preferences, tray_icon
 from tracet_gui.ui.dashboard import ConnectionView, Dashboard, connection_view
+from tracet_gui.ui.export_dialog import ExportDialog  # sky map + reports (issue 7)
 from tracet_gui.ui.group_details import GroupDetailsWindow, format_log
 from tracet_gui.ui.help_dialog import HelpDialog
 from tracet_gui.ui.overrides import OverrideController
 from tracet_gui.ui.proposal_editor import ProposalsPage
+from tracet_gui.ui.skymap_view import SkyMapPage  # sky map + reports (issue 7)
 from tracet_gui.ui.table_models import LazyListModel
 from tracet_gui.ui.table_page import TablePage
 from tracet_gui.ui.theme import THEME_LABELS, ThemeName, apply_theme, colours, decision_text, swatch_css
@@ -206,6 +208,7 @@ class MainWindow(QMainWindow):
             ),
         )
         self.proposals = ProposalsPage(self.sessions, lambda: self.overrides.operator)
+        self.skymap = SkyMapPage(self.sessions)  # sky map + reports (issue 7)
         self.pages: list[tuple[str, QWidget]] = [
             ("&Dashboard", self.dashboard),
             ("&Groups", self.groups),
@@ -215,6 +218,7 @@ class MainWindow(QMainWindow):
             ("&Broker log", self.broker),
             ("&Audit", self.audit),
             ("&Proposals", self.proposals),
+            ("S&ky map", self.skymap),  # sky map + reports (issue 7)
         ]
         for title, page in self.pages:
             self.tabs.addTab(page, title.replace("&", ""))
@@ -234,6 +238,12 @@ class MainWindow(QMainWindow):
         self.observations.record_activated.connect(
             lambda o: o.group_id is not None and self.open_group(o.group_id, o.decision_id or 0)
         )
+        # --- sky map + reports (issue 7): a table selection highlights the group on the map, a click on a
+        # marker selects the group in the groups table
+        for table in (self.groups, self.events, self.decisions, self.observations):
+            table.selection_changed.connect(self._show_on_sky_map)
+        self.skymap.group_selected.connect(self.select_group_everywhere)
+        # --- end sky map
 
         self.watcher = DatabaseWatcher(self.sessions, self)
         self.watcher.changed.connect(self.apply_changes)
@@ -301,6 +311,7 @@ class MainWindow(QMainWindow):
             self._action(inject, path.stem, functools.partial(self.ingest_paths, [path]))
         file_menu.addSeparator()
         self._action(file_menu, "E&xport proposals…", self.proposals.export_yaml)
+        self._action(file_menu, "Export observation &report…", self.export_report, "Ctrl+Shift+E")  # issue 7
         self._action(file_menu, "&Quit", self.close, "Ctrl+Q")
 
         view = bar.addMenu("&View")
@@ -361,6 +372,7 @@ class MainWindow(QMainWindow):
             timer.stop()
         self.watcher.stop()
         self.alarms.stop()
+        self.skymap.shutdown()  # sky map + reports (issue 7)
         for window in list(self.details.values()):
             window.close()
 
@@ -517,6 +529,23 @@ class MainWindow(QMainWindow):
         window.activateWindow()
         return window
 
+    # ---- sky map + reports (issue 7) --------------------------------------------------------------------
+    def _show_on_sky_map(self, record: Any) -> None:
+        group_id = getattr(record, "group_id", None)
+        if isinstance(group_id, int):
+            self.skymap.select_group(group_id)
+
+    def select_group_everywhere(self, group_id: int) -> None:
+        """A marker was clicked: select the group in the groups table (and so on the map)."""
+        self.groups.model.ensure_loaded()
+        if not self.groups.select_id(group_id):
+            self.statusBar().showMessage(f"Group {group_id} is not in the groups list (check its filters).", 5000)
+
+    def export_report(self) -> ExportDialog:
+        dialog = ExportDialog(self.database, self)
+        dialog.open()
+        return dialog
+
     # ---- overrides --------------------------------------------------------------------------------------
     def _after_action(self, action_id: int | None = None, what: str = "") -> None:
         if action_id is not None:
@@ -582,6 +611,7 @@ class MainWindow(QMainWindow):
         self.broker.model.apply_changes(changes.broker_log_ids)
         self.audit.model.apply_changes(changes.action_ids)
         self.dashboard.apply_changes(changes.decision_ids, changes.event_ids, changes.observation_ids)
+        self.skymap.apply_changes(changes.group_ids | changes.observation_ids)  # sky map (issue 7)
         self.alarms.decisions_changed(changes.decision_ids)
         for group_id, window in list(self.details.items()):
             if group_id in changes.group_ids or changes.action_ids:
