@@ -440,6 +440,15 @@ def cmd_headless(args: argparse.Namespace) -> int:
     from tracet_gui.ingest.engine import Engine
 
     db = open_database(settings)
+    from tracet_gui.storage.coordination import EngineLock, EngineLockHeldError
+
+    lock = EngineLock(db.engine)
+    try:
+        lock.acquire()  # one engine per database: a second one would process every packet twice
+    except EngineLockHeldError as exc:
+        print(f"tracet-gui: {exc}", file=sys.stderr)
+        db.close()
+        return 2
     ensure_default_proposals(db, settings.operator)
     stop = threading.Event()
 
@@ -464,6 +473,7 @@ def cmd_headless(args: argparse.Namespace) -> int:
             pass
     finally:
         engine.stop()
+        lock.release()
         db.close()
         log.info("stopped cleanly")
     return 0

@@ -256,3 +256,17 @@ def test_reconnect_backoff_is_capped_jittered_and_reported(max_delay_s: float) -
     before = health.get(name)
     factory.clientConnectionLost(connector, Failure(ConnectionDone()))
     assert clock.getDelayedCalls() == [] and health.get(name) == before
+
+
+def test_a_second_engine_on_the_same_database_is_refused(daemon_factory: Callable[..., Daemon]) -> None:
+    first = daemon_factory()
+    second = subprocess.run(
+        [sys.executable, "-m", "tracet_gui", "headless", "--db", first.db_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert second.returncode == 2
+    assert "another tracet-gui engine is already running" in second.stderr
+    assert first.stop() == 0
