@@ -22,6 +22,7 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QDateTime, QMarginsF, QObject, QSizeF, Qt, QTimeZone, QUrl, Signal
 from PySide6.QtGui import QGuiApplication, QImage, QPageLayout, QPageSize, QPdfWriter, QTextDocument
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QDateTimeEdit,
     QDialog,
@@ -59,7 +60,9 @@ def _ensure_gui_application() -> QGuiApplication:
     headless = not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     if not os.environ.get("QT_QPA_PLATFORM") and headless and sys.platform.startswith("linux"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    return QGuiApplication(sys.argv[:1])
+    # A QApplication (not a bare QGuiApplication): widgets created later in the same process need one, and
+    # Qt aborts the process if a QWidget is built on a QGuiApplication.
+    return QApplication(sys.argv[:1])
 
 
 def html_to_pdf(html: str, out: Path) -> None:
