@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck imports pytest install clean bench
+.PHONY: run test lint typecheck imports pytest pytest-postgres install clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,12 @@ imports: $(STAMP)
 pytest: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
-test: lint typecheck imports pytest
+# The storage, pipeline and ingest tests again with PostgreSQL behind the `db` fixture (skipped if no server can
+# be found or started: TRACET_TEST_PG_URL, else the distribution's initdb/pg_ctl).
+pytest-postgres: $(STAMP)
+	TRACET_TEST_BACKEND=postgresql QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q tests/storage tests/pipeline tests/ingest
+
+test: lint typecheck imports pytest pytest-postgres
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

@@ -272,6 +272,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     db = open_database(settings)
     print(f"tracet-gui {__version__}: database {db.url}")
+    if args.viewer:
+        db.close()
+        if args.no_gui or not _display_available():
+            print("tracet-gui: a viewer console needs a display (no DISPLAY or WAYLAND_DISPLAY)", file=sys.stderr)
+            return 2
+        from tracet_gui.ui.main_window import run_gui
+
+        return run_gui(settings, demo=False, viewer=True)
     if ensure_default_proposals(db, settings.operator):
         print("  no proposals yet: imported the default catalogue (all in pretend mode)")
     if not args.no_gui and _display_available():
@@ -422,6 +430,10 @@ def _configure_daemon_logging(verbose: bool) -> Path:
     return log_file
 
 
+LOCK_CHECK_S = 10
+"""How often (s) a headless engine checks it still holds the engine lock."""
+
+
 def cmd_headless(args: argparse.Namespace) -> int:
     """Ingest + pipeline with no Qt at all; exits cleanly on SIGTERM/SIGINT."""
     settings = _settings(args)
@@ -440,9 +452,9 @@ def cmd_headless(args: argparse.Namespace) -> int:
     from tracet_gui.ingest.engine import Engine
 
     db = open_database(settings)
-    from tracet_gui.storage.coordination import EngineLock, EngineLockHeldError
+    from tracet_gui.storage.coordination import ChangeNotice, EngineLockHeldError, changed_tables
 
-    lock = EngineLock(db.engine)
+    lock = db.engine_lock()
     try:
         lock.acquire()  # one engine per database: a second one would process every packet twice
     except EngineLockHeldError as exc:
@@ -467,16 +479,35 @@ def cmd_headless(args: argparse.Namespace) -> int:
         engine.receive_port,
         log_file,
     )
+
+    def on_notices(batch: list[ChangeNotice]) -> None:
+        # A console recorded an operator action (or edited a proposal): act on it now, not at the next idle scan.
+        if changed_tables(batch) & {"operator_action", "proposal"}:
+            engine.runner.notify()
+
+    listener = db.change_listener(on_notices, on_connected=engine.runner.notify)
+    if listener is not None:
+        listener.start()
     print(f"READY receive_port={engine.receive_port}", flush=True)
+    status = 0
     try:
+        ticks = 0
         while not stop.wait(1.0):
-            pass
+            ticks += 1
+            if ticks % LOCK_CHECK_S == 0 and not lock.still_held():
+                # The lock died with its connection: another engine may start now, so this one must stop.
+                log.error("lost the engine lock on %s (database connection dropped): stopping", db.url)
+                print("tracet-gui: lost the engine lock (database connection dropped): stopping", file=sys.stderr)
+                status = 3
+                break
     finally:
+        if listener is not None:
+            listener.stop()
         engine.stop()
         lock.release()
         db.close()
         log.info("stopped cleanly")
-    return 0
+    return status
 
 
 def cmd_arming(args: argparse.Namespace) -> int:
@@ -615,6 +646,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", parents=[common], help="start the app on embedded defaults (default command)")
     p.add_argument("--no-gui", action="store_true", help="print the demo feed's decisions instead of a window")
     p.add_argument("--no-demo", action="store_true", help="do not play the bundled demo packets")
+    p.add_argument(
+        "--viewer",
+        action="store_true",
+        help="console only, no engine: watch a database a `headless` engine serves (operator actions go through "
+        "the database); without it a console opens as a viewer anyway when another engine holds the database",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("parse", parents=[common], help="parse VOEvent files and print what was read")

@@ -151,13 +151,13 @@ class Daemon:
 
 
 @pytest.fixture
-def daemon_factory(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
+def daemon_factory(tmp_path: Path, db_url: str) -> Iterator[Callable[..., Daemon]]:
+    """Starts `tracet-gui headless` subprocesses; by default on the test's database (``db_url``)."""
     started: list[Daemon] = []
+    default_url = db_url
 
     def make(*args: str, db_url: str | None = None, env: dict[str, str] | None = None) -> Daemon:
-        daemon = Daemon(
-            db_url or f"sqlite:///{tmp_path / 'engine.sqlite3'}", list(args), tmp_path / "daemon", env=env or {}
-        )
+        daemon = Daemon(db_url or default_url, list(args), tmp_path / "daemon", env=env or {})
         daemon.start()
         started.append(daemon)
         return daemon

@@ -109,7 +109,12 @@ def test_concurrent_ingest_threads_each_row_processed_once(db: Database) -> None
     finally:
         runner.stop()
     ids = [r.inbox_id for r in results]
-    assert ids == sorted(ids) and len(set(ids)) == 60
+    assert len(set(ids)) == 60
+    if db.engine.dialect.name == "sqlite":
+        # SQLite serialises writers, so id order is commit order. On PostgreSQL ids come from a sequence at
+        # INSERT time and concurrent transactions may commit out of id order: rows are processed in the order
+        # they become visible (each exactly once, as asserted above).
+        assert ids == sorted(ids)
     assert {status for _, status, _ in statuses(db)} == {"processed"}
 
 

@@ -12,23 +12,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from tracet_gui.core.vocabulary import Channel
 from tracet_gui.storage.coordination import (
     CHANGES_CHANNEL,
+    LISTEN_BATCH_WINDOW_S,
     MIGRATION_LOCK_KEY,
     ChangeListener,
     ChangeNotice,
     EngineLock,
     EngineLockHeldError,
+    changed_tables,
     hold_migration_lock,
     notify_change,
     supports_notify,
 )
 from tracet_gui.storage.database import Database
 from tracet_gui.storage.inbox import store_raw_packet
-from tracet_gui.storage.schema import InboxRow
+from tracet_gui.storage.schema import InboxRow, OperatorActionRow
 
 LOCK_RELEASE_WAIT_S = 30.0
 """Upper bound on waiting for a killed holder's lock to be freed (a bound, not an assertion)."""
@@ -159,6 +161,7 @@ def test_pg_migration_lock_serialises_migrations(pg_url: str) -> None:
 # ---------------------------------------------------------------------------------------------- notify
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_has_no_notifications_but_writes_still_commit(db: Database) -> None:
     assert not supports_notify(db.engine)
     with db.session() as session:
@@ -229,14 +232,41 @@ def test_committed_changes_reach_listeners_and_rolled_back_ones_do_not(
         notify_change(session, "tracet_other", "ping")
         session.commit()
     notices: list[ChangeNotice] = []
-    while len(notices) < 2:
+    while len(notices) < 3:
         batch = received.get(timeout=NOTICE_WAIT_S)
         assert isinstance(batch, list)
         notices.extend(batch)
     assert notices == [
+        ChangeNotice(CHANGES_CHANNEL, "inbox"),  # store_raw_packet's own commit announces itself
         ChangeNotice(CHANGES_CHANNEL, f"inbox:{stored.inbox_id}"),
         ChangeNotice("tracet_other", "ping"),
     ]
+    assert received.empty()
+
+
+@pytest.mark.postgres
+def test_every_writing_commit_names_its_tables_and_nothing_else_is_announced(
+    pg_db: Database, listening: tuple[ChangeListener, queue.Queue[object]]
+) -> None:
+    _listener, received = listening
+    with pg_db.session() as session:  # read only: nothing to announce
+        session.scalars(select(InboxRow)).all()
+        session.commit()
+    with pg_db.session() as session:  # written, then rolled back: never announced
+        session.add(
+            InboxRow(sha256="0" * 64, raw=b"<x/>", size_bytes=4, channel="file", received_utc=datetime.now(UTC))
+        )
+        session.flush()
+        session.rollback()
+    with pg_db.session() as session:  # ORM objects and a bulk UPDATE in one transaction: one notice
+        row = InboxRow(sha256="1" * 64, raw=b"<y/>", size_bytes=4, channel="file", received_utc=datetime.now(UTC))
+        session.add(row)
+        session.flush()
+        session.execute(update(OperatorActionRow).where(OperatorActionRow.id < 0).values(comment="x"))
+        session.commit()
+    assert received.get(timeout=NOTICE_WAIT_S) == [ChangeNotice(CHANGES_CHANNEL, "inbox,operator_action")]
+    assert changed_tables([ChangeNotice(CHANGES_CHANNEL, "inbox,operator_action")]) == {"inbox", "operator_action"}
+    time.sleep(2 * LISTEN_BATCH_WINDOW_S)
     assert received.empty()
 
 

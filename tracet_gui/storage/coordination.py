@@ -32,8 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final
 
-from sqlalchemy import Connection, Engine, func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine, event, func, select, text
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 log = logging.getLogger(__name__)
 
@@ -293,6 +293,60 @@ def notify_change(session: Session, channel: str, payload: str = "") -> None:
     if session.get_bind().dialect.name != "postgresql":
         return
     session.execute(select(func.pg_notify(channel, payload)))
+
+
+_CHANGED_TABLES: Final = "tracet_changed_tables"
+"""Key in ``Session.info`` under which :func:`announce_commits` gathers the tables a transaction wrote."""
+
+
+def announce_commits(sessions: sessionmaker[Session], channel: str = CHANGES_CHANNEL) -> None:
+    """Make every commit through ``sessions`` that wrote rows send one NOTIFY naming the tables it wrote.
+
+    The payload is the sorted, comma-separated table names (``"decision_log,event,proposal_decision"``); a
+    listener re-reads what it shows from those tables. The notice is sent inside the transaction, just before
+    it commits, so it is delivered only if the commit succeeds. Registered only for PostgreSQL (elsewhere there
+    is nobody to tell); a transaction that only read sends nothing.
+    """
+    _check_channel(channel)
+
+    def written(session: Session) -> set[str]:
+        tables: set[str] = session.info.setdefault(_CHANGED_TABLES, set())
+        return tables
+
+    def after_flush(session: Session, _context: Any) -> None:
+        tables = written(session)
+        for obj in (*session.new, *session.dirty, *session.deleted):
+            table = getattr(obj, "__tablename__", None)
+            if table:
+                tables.add(str(table))
+
+    def do_orm_execute(state: ORMExecuteState) -> None:
+        if state.is_insert or state.is_update or state.is_delete:
+            table = getattr(state.statement, "table", None)
+            written(state.session).add(str(getattr(table, "name", "unknown")))
+
+    def before_commit(session: Session) -> None:
+        if session.get_bind().dialect.name != "postgresql":
+            return
+        session.flush()  # pending objects are flushed after this hook; count them in now
+        tables = session.info.pop(_CHANGED_TABLES, None)
+        if tables:
+            payload = ",".join(sorted(tables))[:NOTIFY_PAYLOAD_MAX_BYTES]
+            session.execute(select(func.pg_notify(channel, payload)))
+
+    def forget(session: Session, *_args: Any) -> None:
+        session.info.pop(_CHANGED_TABLES, None)
+
+    event.listen(sessions, "after_flush", after_flush)
+    event.listen(sessions, "do_orm_execute", do_orm_execute)
+    event.listen(sessions, "before_commit", before_commit)
+    event.listen(sessions, "after_rollback", forget)
+    event.listen(sessions, "after_commit", forget)
+
+
+def changed_tables(notices: Sequence[ChangeNotice]) -> frozenset[str]:
+    """The table names a batch of :func:`announce_commits` notices speaks of."""
+    return frozenset(t for n in notices for t in n.payload.split(",") if t)
 
 
 @dataclass(frozen=True, slots=True)

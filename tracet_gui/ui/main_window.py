@@ -111,8 +111,11 @@ class MainWindow(QMainWindow):
         *,
         demo: bool = False,
         qsettings: QSettings | None = None,
+        viewer_note: str = "",
     ) -> None:
         super().__init__()
+        self.viewer_note = viewer_note
+        """Why this console has no engine of its own (shown in the status bar), e.g. another engine runs."""
         self.settings = settings
         self.database = database
         self.sessions = database.sessions
@@ -246,6 +249,7 @@ class MainWindow(QMainWindow):
         # --- end sky map
 
         self.watcher = DatabaseWatcher(self.sessions, self)
+        self.watcher.listen(database)  # PostgreSQL: commits announce themselves, no once-a-second poll
         self.watcher.changed.connect(self.apply_changes)
         self.watcher.failed.connect(lambda m: self.statusBar().showMessage(m, 10_000))
         self.tray = tray_icon(self.windowIcon(), self)
@@ -671,7 +675,8 @@ class MainWindow(QMainWindow):
             except Exception as exc:  # a broken engine must not break the window
                 self.status_engine.setText(f"engine: health unavailable ({type(exc).__name__})")
         else:
-            self.status_engine.setText("engine not running: watching only")
+            updates = "live via LISTEN/NOTIFY" if self.watcher.listening else "polling the database every second"
+            self.status_engine.setText(f"viewer: {self.viewer_note or 'no engine in this console'}; {updates}")
         if not connections:
             connections = [connection_view(c) for c in connection_states(self.sessions)]
         self.dashboard.set_health(connections)
@@ -778,8 +783,31 @@ def make_engine(settings: Settings, database: Database, on_result: Callable[[Any
     return engine
 
 
-def run_gui(settings: Settings, *, demo: bool) -> int:
-    """Open the console on ``settings`` (demo: send the bundled packets through the feed); exit status."""
+class EngineLockLike(Protocol):
+    """The held one-engine lock (``tracet_gui.storage.coordination.EngineLock``)."""
+
+    def release(self) -> None: ...
+
+
+def take_engine_role(database: Database) -> tuple[EngineLockLike | None, str]:
+    """Take the one-engine lock for a console that would run its own engine.
+
+    Returns the held lock and ``""``, or ``None`` and why this console must be a viewer (another engine
+    — a ``headless`` server or another console — already ingests and decides for this database).
+    """
+    lock = database.engine_lock()
+    if lock.try_acquire():
+        return lock, ""
+    holder = lock.holder()
+    return None, f"another engine runs against this database ({holder})" if holder else "another engine runs"
+
+
+def run_gui(settings: Settings, *, demo: bool, viewer: bool = False) -> int:
+    """Open the console on ``settings`` (demo: send the bundled packets through the feed); exit status.
+
+    ``viewer``: never run an engine here (a shared deployment's console). Without it the console runs its own
+    engine unless another engine already holds the database, in which case it opens as a viewer and says so.
+    """
     app = QApplication.instance()
     if not isinstance(app, QApplication):
         app = QApplication(sys.argv[:1])
@@ -792,9 +820,16 @@ def run_gui(settings: Settings, *, demo: bool) -> int:
         if bridge:
             bridge[0].on_engine_result(result)
 
-    engine = make_engine(settings, database, on_result)
+    lock: EngineLockLike | None = None
+    note = "opened as a viewer (--viewer)" if viewer else ""
+    if not viewer:
+        lock, note = take_engine_role(database)
+        if lock is None:
+            print(f"  {note}: this console opens as a viewer", flush=True)
+            demo = False
+    engine = make_engine(settings, database, on_result) if lock is not None else None
     try:
-        window = MainWindow(settings, database, engine, demo=demo)
+        window = MainWindow(settings, database, engine, demo=demo, viewer_note=note)
         bridge.append(window.watcher)
         window.show()
         window.start()
@@ -802,4 +837,6 @@ def run_gui(settings: Settings, *, demo: bool) -> int:
     finally:
         if engine is not None:
             engine.stop()
+        if lock is not None:
+            lock.release()
         database.close()
