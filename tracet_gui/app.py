@@ -481,8 +481,8 @@ def cmd_headless(args: argparse.Namespace) -> int:
     )
 
     def on_notices(batch: list[ChangeNotice]) -> None:
-        # A console recorded an operator action (or edited a proposal): act on it now, not at the next idle scan.
-        if changed_tables(batch) & {"operator_action", "proposal"}:
+        # A console recorded an operator action, edited a proposal or dropped a file: act now, not at the idle scan.
+        if changed_tables(batch) & {"operator_action", "proposal", "inbox"}:
             engine.runner.notify()
 
     listener = db.change_listener(on_notices, on_connected=engine.runner.notify)
