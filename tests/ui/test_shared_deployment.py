@@ -105,12 +105,14 @@ def test_two_consoles_follow_one_engine_and_an_override_runs_once(
         lock, why = take_engine_role(shared_db)
         assert lock is None and "another engine runs against this database" in why and "tracet-gui engine" in why
         alice, bob = console("alice"), console("bob")
-        assert "viewer: the shared engine decides; live via LISTEN/NOTIFY" in alice.status_engine.text()
+        assert alice.status_engine.text() == "viewer: live via LISTEN/NOTIFY"
+        assert alice.status_engine.toolTip().startswith("the shared engine decides.")
 
         packet = fresh_short_grb()
         assert send_voevent("127.0.0.1", engine.receive_port, packet) == "ack"
         for window in (alice, bob):  # the event and its pending decision appear in both consoles
             qtbot.waitUntil(lambda w=window: w.dashboard.pending_model.total == 1, timeout=WAIT_MS)
+            qtbot.waitUntil(lambda w=window: "Needs a human: 1 decision" in w.dashboard.pending_title.text())
             window.show_page(2)
             qtbot.waitUntil(lambda w=window: w.events.model.rowCount() == 1, timeout=WAIT_MS)
             assert window.events.model.record(0).ivorn == peek_ivorn(packet)

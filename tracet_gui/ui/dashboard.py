@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QFrame,
@@ -252,9 +252,9 @@ class Dashboard(QWidget):
 
         self.pending_view.selectionModel().currentRowChanged.connect(self._pending_selected)
         self.pending_model.dataChanged.connect(lambda *_: self._pending_selected(self.pending_view.currentIndex()))
-        self.pending_model.rowsInserted.connect(self._pending_count_changed)
-        self.pending_model.rowsRemoved.connect(self._pending_count_changed)
-        self.pending_model.modelReset.connect(self._pending_count_changed)
+        # Rows move before the model's total is re-counted: read the count once the model's update is over.
+        for signal in (self.pending_model.rowsInserted, self.pending_model.rowsRemoved, self.pending_model.modelReset):
+            signal.connect(lambda *_: QTimer.singleShot(0, self, self._pending_count_changed))
         self.pending_view.activated.connect(self._open_current)
         self.open_button.clicked.connect(self._open_current)
         self.trigger_button.clicked.connect(lambda: self.trigger_requested.emit(self.current_decision()))

@@ -676,7 +676,11 @@ class MainWindow(QMainWindow):
                 self.status_engine.setText(f"engine: health unavailable ({type(exc).__name__})")
         else:
             updates = "live via LISTEN/NOTIFY" if self.watcher.listening else "polling the database every second"
-            self.status_engine.setText(f"viewer: {self.viewer_note or 'no engine in this console'}; {updates}")
+            self.status_engine.setText(f"viewer: {updates}")
+            self.status_engine.setToolTip(
+                f"{self.viewer_note or 'no engine in this console'}. Operator actions are recorded in the "
+                f"database and executed by the engine.\ndatabase: {self.database.url}"
+            )
         if not connections:
             connections = [connection_view(c) for c in connection_states(self.sessions)]
         self.dashboard.set_health(connections)
