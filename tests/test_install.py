@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import sysconfig
+import time
 import venv
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tracet_gui.ingest.vtp import send_to_author_port
+from tracet_gui.pipeline.parse import peek_ivorn
 
 pytestmark = pytest.mark.slow
 
@@ -109,3 +114,56 @@ def test_installed_commands_run_from_an_empty_directory(installed: tuple[Path, d
     assert [json.loads(line)["ivorn"] for line in events.stdout.splitlines()] == [json.loads(parsed.stdout)["ivorn"]]
     proposals = _run(tracet, "proposals", "export", "--db", url, cwd=work, env=env)
     assert proposals.returncode == 0
+
+    # headless: the installed engine listens, stores and decides a packet sent to its author port, stops on SIGTERM
+    engine = subprocess.Popen(
+        [str(tracet), "headless", "--db", url, "--receive-port", "0"],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert engine.stdout is not None
+        ready = engine.stdout.readline()
+        assert ready.startswith("READY receive_port="), ready
+        port = int(ready.strip().split("=")[1])
+        packet = (DATA / "SWIFT01.xml").read_bytes()
+        assert send_to_author_port("127.0.0.1", port, packet) == "ack"
+        wanted = peek_ivorn(packet)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            listed = _run(tracet, "events", "--json", "--db", url, cwd=work, env=env)
+            if wanted in [json.loads(line)["ivorn"] for line in listed.stdout.splitlines()]:
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail(f"the headless engine did not store and decide {wanted}")
+        engine.send_signal(signal.SIGTERM)
+        assert engine.wait(timeout=60) == 0
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+            engine.wait()
+
+
+def test_a_fresh_venv_installs_the_wheel_with_its_dependencies(wheel: Path, tmp_path: Path) -> None:
+    """What a user does: a new venv, `pip install` of the wheel (dependencies from the package index)."""
+    env_dir = tmp_path / "fresh"
+    venv.create(env_dir, with_pip=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    pip = _run(
+        env_dir / "bin" / "python", "-m", "pip", "install", "--quiet", f"{wheel}[postgres]", cwd=tmp_path, env=env
+    )
+    assert pip.returncode == 0, pip.stderr[-3000:]
+    tracet = env_dir / "bin" / "tracet-gui"
+    help_text = _run(tracet, "--help", cwd=tmp_path, env=env)
+    assert help_text.returncode == 0 and "headless" in help_text.stdout
+    parsed = _run(tracet, "parse", "--json", DATA / "SWIFT00.xml", cwd=tmp_path, env=env)
+    assert parsed.returncode == 0, parsed.stderr
+    assert json.loads(parsed.stdout)["ivorn"] == peek_ivorn((DATA / "SWIFT00.xml").read_bytes())
+    driver = _run(
+        env_dir / "bin" / "python", "-c", "import psycopg, PySide6, comet; print('ok')", cwd=tmp_path, env=env
+    )
+    assert driver.stdout.strip() == "ok", driver.stderr
