@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck imports pytest pytest-postgres install clean bench
+.PHONY: run test lint typecheck imports pytest pytest-postgres install clean bench bundle
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ pytest-postgres: $(STAMP)
 	TRACET_TEST_BACKEND=postgresql QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q tests/storage tests/pipeline tests/ingest
 
 test: lint typecheck imports pytest pytest-postgres
+
+# The PyInstaller one-folder bundle in dist/tracet-gui/, smoke-tested (packaging/build_bundle.sh).
+bundle: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bundle,test,postgres]'
+	PYTHON=$(abspath $(BIN))/python packaging/build_bundle.sh
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

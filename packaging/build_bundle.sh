@@ -14,6 +14,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY=${PYTHON:-$ROOT/.venv/bin/python}
+PY=$(cd "$(dirname "$PY")" && pwd)/$(basename "$PY")   # absolute: the smoke test runs in a temp dir
 VENV_BIN=$(dirname "$PY")
 DIST=${DIST_DIR:-$ROOT/dist}
 WORK=${WORK_DIR:-$ROOT/build/pyinstaller}
@@ -31,7 +32,7 @@ fail() { printf 'SMOKE TEST FAILED: %s\n' "$*" >&2; exit 1; }
 if [[ "${1:-}" != "--smoke-only" ]]; then
     if ! "$PY" -m PyInstaller --version >/dev/null 2>&1; then
         say "installing PyInstaller into $(dirname "$VENV_BIN")"
-        "$PY" -m pip install --quiet 'pyinstaller>=6.10'
+        "$PY" -m pip install --quiet 'pyinstaller>=6.10'  # the same requirement as the project's `bundle` extra
     fi
     say "building the bundle with PyInstaller $("$PY" -m PyInstaller --version)"
     started=$(date +%s)
