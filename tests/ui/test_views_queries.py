@@ -187,3 +187,30 @@ def test_totals_and_connection_states(built: Built) -> None:
         ("kafka:gcn.nasa.gov", "no credentials"),
         ("vtp://127.0.0.1:8099", "iamalive"),
     ]
+
+
+def _query_plan(built: Built, statement: Any) -> list[str]:
+    compiled = statement.compile(built.db.engine, compile_kwargs={"literal_binds": True})
+    with built.db.engine.connect() as conn:
+        return [str(row[3]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")]
+
+
+@pytest.mark.parametrize(
+    ("query", "flt"),
+    [*QUERIES, (v.GROUPS, v.GroupFilter()), (v.ACTIONS, v.ActionFilter())],
+    ids=lambda x: type(x).__name__,
+)
+def test_the_default_page_is_read_in_index_order_not_sorted(built: Built, query: Any, flt: Any) -> None:
+    """A page of a million-row table must not sort the table: no temporary B-tree for the ORDER BY."""
+    plan = _query_plan(built, query.page_query(flt, query.default_sort, 0, 200))
+    assert not [step for step in plan if "TEMP B-TREE" in step], plan
+
+
+def test_a_nullable_sort_column_still_puts_nulls_last(built: Built) -> None:
+    statement = v.GROUPS.page_query(v.GroupFilter(ignored=None), v.Sort("source_name", False), 0, 1000)
+    assert "IS NULL" in str(statement)
+    names = [
+        g.source_name
+        for g in v.GROUPS.page(built.db.sessions, v.GroupFilter(ignored=None), v.Sort("source_name", False), 0, 1000)
+    ]
+    assert None in names and names.index(None) > 0 and all(n is None for n in names[names.index(None) :])

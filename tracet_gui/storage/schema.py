@@ -278,3 +278,5 @@ class OperatorActionRow(Base):
 
 
 Index("ix_event_group_id_id", EventRow.group_id, EventRow.id)
+Index("ix_event_group_ignored_last_received", EventGroupRow.ignored, EventGroupRow.last_received_utc)
+"""The groups list's default page (not ignored, newest first) in index order (migration 0002)."""

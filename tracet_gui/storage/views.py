@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
+from sqlalchemy import Column, ColumnElement, Select, and_, exists, false, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracet_gui.core.vocabulary import Decision
@@ -57,10 +57,19 @@ class Sort:
     descending: bool = True
 
 
+def _may_be_null(column: ColumnElement[Any]) -> bool:
+    """False for a NOT NULL table column (the primary key, received times, ...): False lets an index serve the sort."""
+    expression = getattr(column, "expression", column)
+    return not (isinstance(expression, Column) and expression.nullable is False)
+
+
 def _ordered(query: AnySelect, column: ColumnElement[Any], id_column: ColumnElement[Any], sort: Sort) -> AnySelect:
+    # "column IS NULL" first puts NULLs last on every backend, but no index can serve an ORDER BY that starts
+    # with it: over a million rows SQLite then sorts the whole table for one page. NOT NULL columns skip it.
+    nulls_last = [column.is_(None)] if _may_be_null(column) else []
     if sort.descending:
-        return query.order_by(column.is_(None), column.desc(), id_column.desc())
-    return query.order_by(column.is_(None), column.asc(), id_column.asc())
+        return query.order_by(*nulls_last, column.desc(), id_column.desc())
+    return query.order_by(*nulls_last, column.asc(), id_column.asc())
 
 
 def sort_compare(a: Any, b: Any, sort: Sort, id_attr: str) -> int:
@@ -191,10 +200,15 @@ class ListQuery(Generic[F, R]):
         with sessions() as session:
             return int(session.scalar(select(func.count()).select_from(inner)) or 0)
 
-    def page(self, sessions: Sessions, flt: F, sort: Sort, offset: int, limit: int) -> list[R]:
+    def page_query(self, flt: F, sort: Sort, offset: int, limit: int) -> AnySelect:
+        """The SELECT of one page (``page`` runs it; tests read its query plan)."""
         query = _ordered(self._filtered(flt), self.order_column(sort.key), self.id_column(), sort)
+        return query.offset(offset).limit(limit)
+
+    def page(self, sessions: Sessions, flt: F, sort: Sort, offset: int, limit: int) -> list[R]:
+        query = self.page_query(flt, sort, offset, limit)
         with sessions() as session:
-            rows = session.execute(query.offset(offset).limit(limit)).all()
+            rows = session.execute(query).all()
             return self.records(session, rows)
 
     def fetch_ids(self, sessions: Sessions, flt: F, ids: Iterable[int]) -> list[R]:
