@@ -288,3 +288,44 @@ def test_scroll_position_stays_on_the_same_rows_when_new_ones_arrive_above(qtbot
     assert bar.value() == 42
     top_after = page.view.indexAt(page.view.viewport().rect().topLeft()).data(RECORD_ROLE).event_id
     assert top_after == top_before
+
+
+def test_a_hidden_page_notes_changes_and_applies_them_when_shown(qtbot: Any, built: Built) -> None:
+    model = LazyListModel(built.db.sessions, v.EVENTS, cols.EVENT_COLUMNS, v.EventFilter())
+    page = TablePage("events", model)
+    qtbot.addWidget(page)
+    page.show()
+    page.activate_page()
+    page.hide()
+    assert model.deferred
+    before = [model.record(r).event_id for r in range(model.rowCount())]
+    marks = v.read_watermarks(built.db.sessions)
+    new = ingest(built.db, [DATA_DIR / "Fermi_532614103_3.xml"], datetime(2031, 1, 1, tzinfo=UTC))
+    changes = v.changes_between(built.db.sessions, marks, v.read_watermarks(built.db.sessions))
+    model.apply_changes(changes.event_ids)
+    assert [model.record(r).event_id for r in range(model.rowCount())] == before  # nothing read while hidden
+    page.show()
+    assert not model.deferred
+    assert model.record(0).event_id == new[0]
+    assert model.total == v.EVENTS.count(built.db.sessions, v.EventFilter())
+
+
+def test_multi_data_through_the_proxy_gives_what_data_gives_for_each_role(built: Built) -> None:
+    from PySide6.QtCore import QModelRoleData, QModelRoleDataSpan
+
+    model = LazyListModel(built.db.sessions, v.DECISIONS, cols.DECISION_COLUMNS, v.DecisionFilter())
+    model.reload()
+    proxy = SearchProxyModel()
+    proxy.setSourceModel(model)
+    roles = [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.BackgroundRole]
+    roles += [Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.FontRole, RECORD_ROLE]
+    filled = 0
+    for row in range(proxy.rowCount()):
+        for column in range(proxy.columnCount()):
+            index = proxy.index(row, column)
+            for role in roles:
+                role_data = QModelRoleData(int(role))
+                proxy.multiData(index, QModelRoleDataSpan(role_data))
+                assert role_data.data() == proxy.data(index, role), (row, column, role)
+                filled += role_data.data() is not None
+    assert filled > proxy.rowCount() * proxy.columnCount()

@@ -52,6 +52,9 @@ RELOAD_ABOVE = 2000
 
 Index = QModelIndex | QPersistentModelIndex
 
+ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+"""Flags of every cell (computed once: Qt asks for them per cell and per paint)."""
+
 
 # ------------------------------------------------------------------------------------------------------
 # formatting
@@ -138,6 +141,9 @@ class LazyListModel(QAbstractTableModel, Generic[F, R]):
         self._search_text = search_text
         self._muted = muted
         self._loaded = False
+        self._deferred = False
+        self._pending: set[int] | None = set()
+        """Changed ids kept while deferred; None: too many, reload when shown."""
 
     # ---- identity -------------------------------------------------------------------------------------
     @property
@@ -187,6 +193,7 @@ class LazyListModel(QAbstractTableModel, Generic[F, R]):
     # ---- loading --------------------------------------------------------------------------------------
     def reload(self) -> None:
         """Fetch the first page again (filter or sort changed)."""
+        self._pending = set()
         self.beginResetModel()
         self._total = self._query.count(self._sessions, self._filter)
         self._rows = self._query.page(self._sessions, self._filter, self._sort, 0, PAGE_SIZE)
@@ -197,6 +204,26 @@ class LazyListModel(QAbstractTableModel, Generic[F, R]):
     def ensure_loaded(self) -> None:
         if not self._loaded:
             self.reload()
+        elif self._deferred:
+            self._apply_pending()
+
+    @property
+    def deferred(self) -> bool:
+        return self._deferred
+
+    def set_deferred(self, deferred: bool) -> None:
+        """While deferred (its list page hidden, see ``TablePage``) changes are only noted, and applied when it is
+        shown again: a burst of alerts then costs the GUI thread the list on screen, not every list."""
+        self._deferred = deferred
+        if not deferred:
+            self._apply_pending()
+
+    def _apply_pending(self) -> None:
+        pending, self._pending = self._pending, set()
+        if pending is None:
+            self.reload()
+        elif pending:
+            self._apply(pending)
 
     def set_filter(self, flt: F) -> None:
         if flt != self._filter or not self._loaded:
@@ -227,6 +254,7 @@ class LazyListModel(QAbstractTableModel, Generic[F, R]):
     def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008, N802 (Qt API)
         if parent.isValid():
             return
+        self.ensure_loaded()  # changes noted while deferred first, so the offset is right
         page = self._query.page(self._sessions, self._filter, self._sort, len(self._rows), PAGE_SIZE)
         fresh = [r for r in page if self.record_id(r) not in self._positions]
         if not fresh:
@@ -245,6 +273,15 @@ class LazyListModel(QAbstractTableModel, Generic[F, R]):
         wanted = set(ids)
         if not wanted or not self._loaded:
             return
+        if self._deferred:
+            if self._pending is not None:
+                self._pending |= wanted
+                if len(self._pending) > RELOAD_ABOVE:
+                    self._pending = None
+            return
+        self._apply(wanted)
+
+    def _apply(self, wanted: set[int]) -> None:
         if len(wanted) > RELOAD_ABOVE:
             self.reload()
             return
@@ -295,6 +332,13 @@ class LazyListModel(QAbstractTableModel, Generic[F, R]):
         self.dataChanged.emit(self.index(new, 0), self.index(new, max(0, len(self._columns) - 1)))
 
     # ---- Qt model API ---------------------------------------------------------------------------------
+    def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:  # noqa: B008 (Qt API)
+        """One call from Qt instead of the base class's ``hasIndex`` → ``rowCount`` + ``columnCount`` (painting
+        a page asks for thousands of indexes, and each call into Python may wait for the GIL)."""
+        if parent.isValid() or not (0 <= row < len(self._rows) and 0 <= column < len(self._columns)):
+            return QModelIndex()
+        return self.createIndex(row, column)
+
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802 (Qt API)
         return 0 if parent.isValid() else len(self._rows)
 
@@ -317,7 +361,7 @@ class LazyListModel(QAbstractTableModel, Generic[F, R]):
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return ROW_FLAGS
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
@@ -355,6 +399,12 @@ class LazyListModel(QAbstractTableModel, Generic[F, R]):
             font.setBold(True)
             return font
         return None
+
+    def multiData(self, index: Index, roleDataSpan: Any) -> None:  # noqa: N802, N803 (Qt API)
+        """Every role a delegate paints with, in one call from Qt instead of one ``data`` call per role (seven per
+        cell): each call into Python may wait for the GIL, which the engine's threads hold during a burst."""
+        for role_data in roleDataSpan:
+            role_data.setData(self.data(index, role_data.role()))
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if 0 <= column < len(self._columns):
@@ -394,6 +444,14 @@ class SearchProxyModel(QSortFilterProxyModel):
         source = self.sourceModel()
         if source is not None:
             source.sort(column, order)
+
+    def multiData(self, index: Index, roleDataSpan: Any) -> None:  # noqa: N802, N803 (Qt API)
+        """Forwarded to a ``LazyListModel`` in one Python call (the base class would call its ``data`` per role)."""
+        source = self.sourceModel()
+        if isinstance(source, LazyListModel):
+            source.multiData(self.mapToSource(index), roleDataSpan)
+        else:
+            super().multiData(index, roleDataSpan)
 
     def record(self, row: int) -> Any:
         return self.index(row, 0).data(RECORD_ROLE)
@@ -490,7 +548,7 @@ class StaticListModel(QAbstractTableModel, Generic[R]):
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return ROW_FLAGS
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):

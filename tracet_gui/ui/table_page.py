@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QHideEvent, QKeyEvent, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
@@ -22,6 +22,9 @@ from tracet_gui.ui.table_models import ID_ROLE, RECORD_ROLE, LazyListModel, Live
 
 SEARCH_DEBOUNCE_MS = 300
 """Quiet time after typing before the quick search also goes to the database (ms)."""
+
+FIT_SAMPLE_ROWS = 40
+"""Rows read to fit the column widths: each cell costs several calls into Python (all 200 of a page: ~0.3 s)."""
 
 
 class _Table(LiveTableView):
@@ -101,6 +104,15 @@ class TablePage(QWidget):
         self.proxy.layoutChanged.connect(self._update_count)
 
     # ---- loading --------------------------------------------------------------------------------------
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt API)
+        self.model.set_deferred(False)
+        super().showEvent(event)
+
+    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802 (Qt API)
+        """A list page out of sight only notes changes; the dashboard (the alarm page) always follows them."""
+        super().hideEvent(event)
+        self.model.set_deferred(True)
+
     def activate_page(self) -> None:
         """Load the first page the first time the page is shown, and show the sort indicator."""
         if self.model.sort_order is not None:
@@ -242,6 +254,7 @@ class TablePage(QWidget):
 
     def fit_columns(self) -> None:
         header = self.view.horizontalHeader()
+        header.setResizeContentsPrecision(FIT_SAMPLE_ROWS)
         for i, column in enumerate(self.model.columns):
             if column.width:
                 header.resizeSection(i, column.width)

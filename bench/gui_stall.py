@@ -1,0 +1,257 @@
+"""GUI responsiveness during a packet burst: the longest Qt event-loop stall while 1,000 packets arrive.
+
+The console runs as ``tracet-gui run`` runs it: the real ``MainWindow`` with the engine embedded in the same
+process (pipeline thread, Twisted reactor thread), subscribed to a real ``twistd comet`` broker on 127.0.0.1.
+A sender thread pushes the packets to the broker as fast as it ACKs them (a new trigger every second packet,
+so groups are both created and updated); every table page is loaded and the groups page is on screen.
+
+The probe is a QTimer firing every ``--tick-ms`` on the GUI thread; a stall is the gap between two firings
+minus the interval. Baseline in the same run: the same probe over the same window, idle (engine running,
+no packets), for ``--idle-s`` seconds.
+
+Usage: .venv/bin/python bench/gui_stall.py [--packets 1000] [--idle-s 10] [--profile]
+(QT_QPA_PLATFORM defaults to offscreen.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import platform
+import pstats
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from tests.ingest.conftest import Broker, Daemon, free_port  # noqa: E402
+from tests.ingest.vtp_author import numbered_packet, send_voevent  # noqa: E402
+from tracet_gui.app import ensure_default_proposals  # noqa: E402
+from tracet_gui.config import Settings  # noqa: E402
+from tracet_gui.ingest.vtp import stop_reactor  # noqa: E402
+from tracet_gui.storage.database import Database  # noqa: E402
+from tracet_gui.storage.views import read_watermarks  # noqa: E402
+from tracet_gui.ui.main_window import MainWindow, make_engine  # noqa: E402
+
+STALL_LIMIT_MS = 100.0
+"""Target: no GUI stall longer than this during the burst (ms)."""
+
+
+class StallProbe:
+    """A QTimer on the GUI thread; records the gap between consecutive firings."""
+
+    def __init__(self, tick_ms: int) -> None:
+        self.tick_ms = tick_ms
+        self.gaps_s: list[float] = []
+        self._last: float | None = None
+        self._timer = QTimer()
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.setInterval(tick_ms)
+        self._timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        if self._last is not None:
+            self.gaps_s.append(now - self._last)
+        self._last = now
+
+    def start(self) -> None:
+        self.gaps_s = []
+        self._last = None
+        self._timer.start()
+
+    def stop(self) -> dict[str, float]:
+        self._timer.stop()
+        stalls = [max(0.0, g * 1e3 - self.tick_ms) for g in self.gaps_s] or [0.0]
+        ordered = sorted(stalls)
+        return {
+            "ticks": len(self.gaps_s),
+            "longest_stall_ms": ordered[-1],
+            "p99_stall_ms": ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))],
+            "median_stall_ms": statistics.median(ordered),
+            "stalls_over_limit": sum(1 for s in stalls if s > STALL_LIMIT_MS),
+        }
+
+
+def pump(seconds: float) -> None:
+    """Run the Qt event loop for ``seconds``."""
+    loop = QEventLoop()
+    QTimer.singleShot(max(0, int(seconds * 1000)), loop.quit)
+    loop.exec()
+
+
+def pump_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out after {timeout_s} s waiting for {what}")
+        pump(0.1)
+
+
+def newest_event(db: Database) -> int:
+    """Highest event id committed (the headless engine reports nothing to this process)."""
+    return read_watermarks(db.sessions).event_id
+
+
+def burst_packets(count: int) -> list[bytes]:
+    """``count`` Swift BAT positions with unique IVORNs; a new trigger every second packet."""
+    template = (ROOT / "tests" / "data" / "SWIFT_BAT_GRB_Pos_1093742-465.xml").read_bytes()
+    return [
+        numbered_packet(template, n, "stall").replace(
+            b'name="TrigID" value="1093742"', f'name="TrigID" value="{3_000_000 + n // 2}"'.encode()
+        )
+        for n in range(count)
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--packets", type=int, default=1000)
+    parser.add_argument("--idle-s", type=float, default=10.0)
+    parser.add_argument("--tick-ms", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="cProfile the GUI thread during the burst")
+    parser.add_argument(
+        "--engine",
+        choices=("embedded", "headless"),
+        default="embedded",
+        help="embedded: the engine in the GUI process (`tracet-gui run`); headless: `tracet-gui headless` in its "
+        "own process on the same SQLite file, the console a viewer",
+    )
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "gui_stall.json"))
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="tracet-stall-"))
+    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        os.environ[var] = str(tmp / var.lower())
+        (tmp / var.lower()).mkdir()
+    app = QApplication(sys.argv[:1])
+    broker = Broker(free_port(), free_port(), tmp / "broker")
+    broker.start()
+    settings = replace(
+        Settings(db_url=f"sqlite:///{tmp / 'stall.sqlite3'}", operator="bench"),
+        remotes=(f"127.0.0.1:{broker.broadcast_port}",),
+    )
+    db = Database.open(settings.db_url)
+    ensure_default_proposals(db, settings.operator)
+    results: list[Any] = []
+    holder: list[MainWindow] = []
+
+    def on_result(result: Any) -> None:  # engine thread, exactly as run_gui wires it
+        results.append(result)
+        if holder:
+            holder[0].watcher.on_engine_result(result)
+
+    engine: Any = None
+    daemon: Daemon | None = None
+    if args.engine == "embedded":
+        engine = make_engine(settings, db, on_result)
+    else:
+        daemon = Daemon(settings.db_url, ["--remote", settings.remotes[0]], tmp / "daemon")
+        daemon.start()
+    window = MainWindow(settings, db, engine, qsettings=QSettings(str(tmp / "layout.ini"), QSettings.Format.IniFormat))
+    holder.append(window)
+    window.resize(1500, 920)
+    window.show()
+    window.start()
+    for index in range(window.tabs.count()):  # the operator has looked at every page once
+        window.show_page(index)
+        pump(0.2)
+    window.show_page(1)  # the groups list on screen
+    pump(3.0)  # subscription up, first paints done
+
+    probe = StallProbe(args.tick_ms)
+    probe.start()
+    pump(args.idle_s)
+    idle = probe.stop()
+
+    packets = burst_packets(args.packets)
+    sent: list[str] = []
+
+    def send_all() -> None:
+        for packet in packets:
+            sent.append(send_voevent("127.0.0.1", broker.receive_port, packet))
+
+    def shown() -> int:
+        """Events the console has taken in (its watcher's watermark; the hidden events page defers its rows)."""
+        return window.watcher.watermarks.event_id
+
+    profiler = cProfile.Profile() if args.profile else None
+    sender = threading.Thread(target=send_all, name="bench-sender")
+    probe.start()
+    t0 = time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
+    sender.start()
+    if daemon is None:
+        pump_until(lambda: len(results) >= args.packets, 600, "the engine to process every packet")
+    else:
+        pump_until(lambda: newest_event(db) >= args.packets, 600, "the engine to process every packet")
+    t_processed = time.perf_counter() - t0
+    pump_until(lambda: shown() >= args.packets, 60, "the console to take in every event")
+    t_shown = time.perf_counter() - t0
+    if profiler is not None:
+        profiler.disable()
+    burst = probe.stop()
+    sender.join()
+
+    window.close()
+    if engine is not None:
+        engine.stop()
+    if daemon is not None:
+        daemon.stop()
+    db.close()
+    broker.stop()
+    stop_reactor()
+
+    profile_text = None
+    if profiler is not None:
+        stream = io.StringIO()
+        pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_stats(40)
+        profile_text = stream.getvalue()
+        print(profile_text)
+
+    result = {
+        "benchmark": "gui_stall",
+        "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()} {os.cpu_count()} cores python {platform.python_version()}",
+        "qt_platform": os.environ["QT_QPA_PLATFORM"],
+        "engine": args.engine,
+        "packets": args.packets,
+        "acked": sum(1 for s in sent if s == "ack"),
+        "tick_ms": args.tick_ms,
+        "limit_ms": STALL_LIMIT_MS,
+        "burst": {**burst, "processed_s": t_processed, "shown_s": t_shown},
+        "baseline_idle": {**idle, "duration_s": args.idle_s},
+        "longest_stall_over_idle_ms": burst["longest_stall_ms"] - idle["longest_stall_ms"],
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    print(
+        f"{args.packets} packets in {t_processed:.1f} s (all taken in by the console after {t_shown:.1f} s): "
+        f"longest GUI stall {burst['longest_stall_ms']:.0f} ms, p99 {burst['p99_stall_ms']:.1f} ms, "
+        f"{burst['stalls_over_limit']} over {STALL_LIMIT_MS:.0f} ms; idle baseline: longest "
+        f"{idle['longest_stall_ms']:.0f} ms, p99 {idle['p99_stall_ms']:.1f} ms"
+    )
+    del app
+
+
+if __name__ == "__main__":
+    main()
