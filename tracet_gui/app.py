@@ -488,6 +488,9 @@ def cmd_headless(args: argparse.Namespace) -> int:
     listener = db.change_listener(on_notices, on_connected=engine.runner.notify)
     if listener is not None:
         listener.start()
+    from tracet_gui.ingest.status import FeedStatusPublisher
+
+    publisher = FeedStatusPublisher(db.sessions, engine.health).start()  # for viewer consoles
     print(f"READY receive_port={engine.receive_port}", flush=True)
     status = 0
     try:
@@ -504,6 +507,7 @@ def cmd_headless(args: argparse.Namespace) -> int:
         if listener is not None:
             listener.stop()
         engine.stop()
+        publisher.stop()  # marks every connection stopped for the viewers
         lock.release()
         db.close()
         log.info("stopped cleanly")

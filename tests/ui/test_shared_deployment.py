@@ -145,4 +145,14 @@ def test_two_consoles_follow_one_engine_and_an_override_runs_once(
             assert user_lines == ["User alice decided to trigger. Comment: short and bright"]
         atca_requests = [r for r in simulator.received() if r.get("protocol") == "atca"]
         assert len(atca_requests) == 1
+
+        # The viewers show the engine's feed health as the engine publishes it, and see it stop.
+        health = bob._published_health()
+        assert (health[0].name, health[0].state) == ("engine", "running")
+        assert f"pid {engine.process.pid if engine.process else -1} " in health[0].detail
+        author = next(h for h in health if h.name.startswith("author-port"))
+        assert author.state == "listening" and author.last_packet_utc is not None
         assert engine.stop() == 0
+        health = alice._published_health()
+        assert (health[0].name, health[0].state) == ("engine", "stopped")
+        assert all(h.state == "stopped" for h in health[1:])

@@ -263,6 +263,22 @@ class BrokerLogRow(Base):
     text: Mapped[str | None] = mapped_column(Text)
 
 
+class FeedStatusRow(Base):
+    """The running engine's view of each feed connection, refreshed every few seconds (viewer consoles read it)."""
+
+    __tablename__ = "feed_status"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection: Mapped[str] = mapped_column(String(256), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(32))
+    since_utc: Mapped[datetime]
+    last_packet_utc: Mapped[datetime | None]
+    packets: Mapped[int] = mapped_column(Integer, default=0)
+    detail: Mapped[str | None] = mapped_column(Text)
+    engine: Mapped[str] = mapped_column(String(256))
+    updated_utc: Mapped[datetime] = mapped_column(index=True)
+
+
 class OperatorActionRow(Base):
     """Audit trail: who did what, when and why."""
 

@@ -11,6 +11,7 @@ import functools
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,6 +35,7 @@ from tracet_gui.core.resources import resources_dir
 from tracet_gui.core.vocabulary import Channel
 from tracet_gui.pipeline.parse import peek_ivorn
 from tracet_gui.storage.database import Database
+from tracet_gui.storage.feed_status import STALE_AFTER_S, read_feed_status
 from tracet_gui.storage.inbox import store_raw_packet
 from tracet_gui.storage.operator_actions import armed_state
 from tracet_gui.storage.views import (
@@ -681,9 +683,35 @@ class MainWindow(QMainWindow):
                 f"{self.viewer_note or 'no engine in this console'}. Operator actions are recorded in the "
                 f"database and executed by the engine.\ndatabase: {self.database.url}"
             )
+        if self.engine is None:
+            connections = self._published_health()
         if not connections:
             connections = [connection_view(c) for c in connection_states(self.sessions)]
         self.dashboard.set_health(connections)
+
+    def _published_health(self) -> list[ConnectionView]:
+        """A viewer's feed health: what the engine published, and whether it is still publishing."""
+        try:
+            published = read_feed_status(self.sessions)
+        except Exception as exc:  # the database may be briefly unavailable
+            return [ConnectionView("engine", "unknown", f"feed health unreadable: {type(exc).__name__}", None)]
+        if not published:
+            return [
+                ConnectionView("engine", "unknown", "no engine has published its feed health on this database", None),
+                *(connection_view(c) for c in connection_states(self.sessions)),
+            ]
+        newest = max(f.updated_utc for f in published if f.updated_utc is not None)
+        age_s = (datetime.now(UTC) - newest).total_seconds()
+        rows = [connection_view(f) for f in published]
+        if any(f.state == "stopped" for f in published):
+            head = ConnectionView("engine", "stopped", f"{published[0].engine} stopped", newest)
+        elif age_s > STALE_AFTER_S:
+            head = ConnectionView(
+                "engine", "silent", f"{published[0].engine}: no report for {age_s:.0f} s (its last word below)", newest
+            )
+        else:
+            head = ConnectionView("engine", "running", published[0].engine, newest)
+        return [head, *rows]
 
     def _show_decision_log(self, record: Any) -> None:
         if not isinstance(record, DecisionItem):
@@ -832,6 +860,11 @@ def run_gui(settings: Settings, *, demo: bool, viewer: bool = False) -> int:
             print(f"  {note}: this console opens as a viewer", flush=True)
             demo = False
     engine = make_engine(settings, database, on_result) if lock is not None else None
+    publisher = None
+    if engine is not None:  # other consoles on this database (viewers) read the feed health from it
+        from tracet_gui.ingest.status import FeedStatusPublisher
+
+        publisher = FeedStatusPublisher(database.sessions, engine.health).start()
     try:
         window = MainWindow(settings, database, engine, demo=demo, viewer_note=note)
         bridge.append(window.watcher)
@@ -841,6 +874,8 @@ def run_gui(settings: Settings, *, demo: bool, viewer: bool = False) -> int:
     finally:
         if engine is not None:
             engine.stop()
+        if publisher is not None:
+            publisher.stop()
         if lock is not None:
             lock.release()
         database.close()
