@@ -52,9 +52,6 @@ RELOAD_ABOVE = 2000
 
 Index = QModelIndex | QPersistentModelIndex
 
-ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-"""Flags of every cell (computed once: Qt asks for them per cell and per paint)."""
-
 
 # ------------------------------------------------------------------------------------------------------
 # formatting
@@ -334,7 +331,8 @@ class LazyListModel(QAbstractTableModel, Generic[F, R]):
     # ---- Qt model API ---------------------------------------------------------------------------------
     def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:  # noqa: B008 (Qt API)
         """One call from Qt instead of the base class's ``hasIndex`` → ``rowCount`` + ``columnCount`` (painting
-        a page asks for thousands of indexes, and each call into Python may wait for the GIL)."""
+        a page asks for thousands of indexes, and each call into Python may wait for the GIL). ``flags`` is
+        not overridden for the same reason: Qt's own (enabled, selectable, no children) is what a list needs."""
         if parent.isValid() or not (0 <= row < len(self._rows) and 0 <= column < len(self._columns)):
             return QModelIndex()
         return self.createIndex(row, column)
@@ -357,11 +355,6 @@ class LazyListModel(QAbstractTableModel, Generic[F, R]):
             sortable = "" if self._query.can_sort(column.key) else " (not sortable)"
             return (column.tooltip or column.title) + sortable
         return None
-
-    def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return ROW_FLAGS
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
@@ -544,11 +537,6 @@ class StaticListModel(QAbstractTableModel, Generic[R]):
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._columns[section].tooltip or self._columns[section].title
         return None
-
-    def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return ROW_FLAGS
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
