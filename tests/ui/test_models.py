@@ -329,3 +329,17 @@ def test_multi_data_through_the_proxy_gives_what_data_gives_for_each_role(built:
                 assert role_data.data() == proxy.data(index, role), (row, column, role)
                 filled += role_data.data() is not None
     assert filled > proxy.rowCount() * proxy.columnCount()
+
+
+def test_a_hidden_dashboard_keeps_its_pending_list_live_and_defers_the_others(qtbot: Any, built: Built) -> None:
+    from tracet_gui.ui.dashboard import Dashboard
+
+    dashboard = Dashboard(built.db.sessions)
+    qtbot.addWidget(dashboard)
+    dashboard.show()
+    dashboard.load()
+    dashboard.hide()
+    assert dashboard.events_model.deferred and dashboard.obs_model.deferred
+    assert not dashboard.pending_model.deferred  # the alarms and the "needs a human" title follow it
+    dashboard.show()
+    assert not dashboard.events_model.deferred and not dashboard.obs_model.deferred

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtGui import QFontDatabase, QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -271,6 +271,18 @@ class Dashboard(QWidget):
         if self.pending_model.rowCount() and not self.pending_view.currentIndex().isValid():
             self.pending_view.setCurrentIndex(self.pending_model.index(0, 0))
         self._pending_count_changed()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt API)
+        for model in (self.events_model, self.obs_model):
+            model.set_deferred(False)
+        super().showEvent(event)
+
+    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802 (Qt API)
+        """Out of sight the latest-events and requests lists only note changes (a burst then costs the GUI thread
+        less); the pending list, which the alarms and the title follow, stays live."""
+        super().hideEvent(event)
+        for model in (self.events_model, self.obs_model):
+            model.set_deferred(True)
 
     def apply_changes(self, decision_ids: frozenset[int], event_ids: frozenset[int], obs_ids: frozenset[int]) -> None:
         self.pending_model.apply_changes(decision_ids)

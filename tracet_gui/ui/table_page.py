@@ -23,9 +23,6 @@ from tracet_gui.ui.table_models import ID_ROLE, RECORD_ROLE, LazyListModel, Live
 SEARCH_DEBOUNCE_MS = 300
 """Quiet time after typing before the quick search also goes to the database (ms)."""
 
-FIT_SAMPLE_ROWS = 40
-"""Rows read to fit the column widths: each cell costs several calls into Python (all 200 of a page: ~0.3 s)."""
-
 
 class _Table(LiveTableView):
     """Enter opens the current row (``activated_record``)."""
@@ -254,7 +251,6 @@ class TablePage(QWidget):
 
     def fit_columns(self) -> None:
         header = self.view.horizontalHeader()
-        header.setResizeContentsPrecision(FIT_SAMPLE_ROWS)
         for i, column in enumerate(self.model.columns):
             if column.width:
                 header.resizeSection(i, column.width)
