@@ -314,6 +314,7 @@ def main() -> None:
         "benchmark": "db_scale",
         "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {os.cpu_count()} cores python {platform.python_version()}",
+        "load_average_1min_at_end": os.getloadavg()[0],
         "database": {"events": args.events, "groups": args.groups, "file_mb": big.stat().st_size / 2**20},
         "large": large,
         "baseline_small_database": {"events": 1_000, "groups": 100, **baseline},

@@ -3,13 +3,15 @@
 The console runs as ``tracet-gui run`` runs it: the real ``MainWindow`` with the engine embedded in the same
 process (pipeline thread, Twisted reactor thread), subscribed to a real ``twistd comet`` broker on 127.0.0.1.
 A sender thread pushes the packets to the broker as fast as it ACKs them (a new trigger every second packet,
-so groups are both created and updated); every table page is loaded and the groups page is on screen.
+so groups are both created and updated); the operator has looked at every page once and the groups list is
+on screen. ``--engine headless`` runs ``tracet-gui headless`` in its own process on the same SQLite file
+instead, the console a viewer: the difference is what the engine's threads cost the GUI thread (one GIL).
 
 The probe is a QTimer firing every ``--tick-ms`` on the GUI thread; a stall is the gap between two firings
 minus the interval. Baseline in the same run: the same probe over the same window, idle (engine running,
 no packets), for ``--idle-s`` seconds.
 
-Usage: .venv/bin/python bench/gui_stall.py [--packets 1000] [--idle-s 10] [--profile]
+Usage: .venv/bin/python bench/gui_stall.py [--packets 1000] [--idle-s 10] [--engine embedded|headless] [--profile]
 (QT_QPA_PLATFORM defaults to offscreen.)
 """
 
@@ -232,6 +234,7 @@ def main() -> None:
         "benchmark": "gui_stall",
         "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {os.cpu_count()} cores python {platform.python_version()}",
+        "load_average_1min_at_end": os.getloadavg()[0],
         "qt_platform": os.environ["QT_QPA_PLATFORM"],
         "engine": args.engine,
         "packets": args.packets,
