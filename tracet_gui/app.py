@@ -270,6 +270,7 @@ def _display_available() -> bool:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run on embedded defaults: the console window with the demo feed, or the same feed printed headless."""
     settings = _settings(args)
+    config_path = Path(args.config) if args.config else None
     db = open_database(settings)
     print(f"tracet-gui {__version__}: database {db.url}")
     if args.viewer:
@@ -279,7 +280,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 2
         from tracet_gui.ui.main_window import run_gui
 
-        return run_gui(settings, demo=False, viewer=True)
+        return run_gui(settings, demo=False, viewer=True, config_path=config_path)
     if ensure_default_proposals(db, settings.operator):
         print("  no proposals yet: imported the default catalogue (all in pretend mode)")
     if not args.no_gui and _display_available():
@@ -287,7 +288,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from tracet_gui.ui.main_window import run_gui
 
         if args.no_demo:
-            return run_gui(settings, demo=False)
+            return run_gui(settings, demo=False, config_path=config_path)
         from tracet_gui.telescopes.simulator import TelescopeSimulator
 
         # The demo feed is pushed through our own VTP author port (loopback only), like a real alert, and the
@@ -299,8 +300,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             with TelescopeSimulator(port=0) as simulator:
                 print(f"  telescope simulator at {simulator.base_url}")
                 simulated = replace(demo_settings, telescope_base_url=simulator.base_url, simulator_credentials=True)
-                return run_gui(simulated, demo=True)
-        return run_gui(demo_settings, demo=True)
+                return run_gui(simulated, demo=True, config_path=config_path)
+        return run_gui(demo_settings, demo=True, config_path=config_path)
     if not args.no_gui:
         print("  no display: running the demo feed headless (use `tracet-gui headless` for a live server)")
     from tracet_gui.ingest.engine import build_sender
@@ -470,6 +471,14 @@ def cmd_headless(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    if args.stop_on_stdin_eof:
+
+        def stop_at_eof() -> None:
+            sys.stdin.buffer.read()  # returns when the parent closes the pipe or dies
+            log.info("standard input closed: stopping")
+            stop.set()
+
+        threading.Thread(target=stop_at_eof, name="stdin-eof", daemon=True).start()
     engine = Engine(settings, db)
     engine.start()
     log.info(
@@ -694,6 +703,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--simulator-credentials",
         action="store_true",
         help="with --telescope-url: use the simulator's built-in credentials",
+    )
+    p.add_argument(
+        "--stop-on-stdin-eof",
+        action="store_true",
+        help="stop when standard input closes (a console running the engine as its child: the engine stops with it)",
     )
     p.set_defaults(func=cmd_headless)
 

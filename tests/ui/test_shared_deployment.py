@@ -146,7 +146,11 @@ def test_two_consoles_follow_one_engine_and_an_override_runs_once(
         atca_requests = [r for r in simulator.received() if r.get("protocol") == "atca"]
         assert len(atca_requests) == 1
 
-        # The viewers show the engine's feed health as the engine publishes it, and see it stop.
+        # The viewers show the engine's feed health as the engine publishes it (every 5 s), and see it stop.
+        def packet_published() -> bool:
+            return any(h.name.startswith("author-port") and h.last_packet_utc for h in bob._published_health())
+
+        qtbot.waitUntil(packet_published, timeout=WAIT_MS)
         health = bob._published_health()
         assert (health[0].name, health[0].state) == ("engine", "running")
         assert f"pid {engine.process.pid if engine.process else -1} " in health[0].detail

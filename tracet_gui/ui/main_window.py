@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from tracet_gui.config import Settings, user_config_dir
 from tracet_gui.core.resources import resources_dir
 from tracet_gui.core.vocabulary import Channel
+from tracet_gui.ingest.engine_process import EngineProcess
 from tracet_gui.pipeline.parse import peek_ivorn
 from tracet_gui.storage.database import Database
 from tracet_gui.storage.feed_status import STALE_AFTER_S, read_feed_status
@@ -92,7 +93,7 @@ class EngineLike(Protocol):
     """What the window needs from the ingest engine (``tracet_gui.ingest.engine.Engine``)."""
 
     def start(self) -> None: ...
-    def stop(self) -> None: ...
+    def stop(self) -> object: ...
     def health(self) -> Sequence[Any]: ...
     def submit_file(self, path: Path) -> Any: ...
 
@@ -670,7 +671,17 @@ class MainWindow(QMainWindow):
 
     def refresh_health(self) -> None:
         connections: list[ConnectionView] = []
-        if self.engine is not None:
+        if self.engine is not None and hasattr(self.engine, "exited"):  # the engine is our child process
+            connections = self._published_health()
+            ended = getattr(self.engine, "exited", None)
+            if ended is None:
+                self.status_engine.setText(f"engine: child process {getattr(self.engine, 'pid', '?')}")
+                self.status_engine.setToolTip(f"tracet-gui headless on {self.database.url}")
+            else:
+                last = ended.stderr_tail.strip().splitlines()[-1:] or ["no message"]
+                self.status_engine.setText(f"ENGINE STOPPED (exit {ended.status}): {last[0][:120]}")
+                self.status_engine.setToolTip(ended.stderr_tail or "the engine wrote nothing on standard error")
+        elif self.engine is not None:
             try:
                 connections = [connection_view(h) for h in self.engine.health()]
                 self.status_engine.setText("engine running")
@@ -834,11 +845,13 @@ def take_engine_role(database: Database) -> tuple[EngineLockLike | None, str]:
     return None, f"another engine runs against this database ({holder})" if holder else "another engine runs"
 
 
-def run_gui(settings: Settings, *, demo: bool, viewer: bool = False) -> int:
+def run_gui(settings: Settings, *, demo: bool, viewer: bool = False, config_path: Path | None = None) -> int:
     """Open the console on ``settings`` (demo: send the bundled packets through the feed); exit status.
 
-    ``viewer``: never run an engine here (a shared deployment's console). Without it the console runs its own
-    engine unless another engine already holds the database, in which case it opens as a viewer and says so.
+    ``viewer``: never run an engine (a shared deployment's console). Without it the console starts the engine
+    as a child process (``tracet-gui headless`` on the same database and config: it never competes with the
+    window for Python's interpreter lock, and stops with the console) unless another engine already holds the
+    database, in which case the console opens as a viewer and says so.
     """
     app = QApplication.instance()
     if not isinstance(app, QApplication):
@@ -846,36 +859,29 @@ def run_gui(settings: Settings, *, demo: bool, viewer: bool = False) -> int:
     app.setApplicationName("tracet-gui")
     app.setOrganizationName(SETTINGS_ORG)
     database = Database.open(settings.db_url)
-    bridge: list[DatabaseWatcher] = []
-
-    def on_result(result: Any) -> None:  # engine thread: only emits a queued signal
-        if bridge:
-            bridge[0].on_engine_result(result)
-
-    lock: EngineLockLike | None = None
     note = "opened as a viewer (--viewer)" if viewer else ""
+    engine: EngineProcess | None = None
     if not viewer:
         lock, note = take_engine_role(database)
-        if lock is None:
+        if lock is not None:
+            lock.release()  # the child takes it; if another engine wins meanwhile, the child says so and exits
+            print("  starting the engine (tracet-gui headless, a child process)…", flush=True)
+            engine = EngineProcess(settings, database, config_path)
+            engine.start()
+            if not engine.wait_ready():
+                ended = engine.stop()
+                why = ended.stderr_tail.strip().splitlines()[-1:] if ended else []
+                note = f"the engine did not start: {why[0] if why else 'no message'}"
+                engine = None
+        if engine is None:
             print(f"  {note}: this console opens as a viewer", flush=True)
             demo = False
-    engine = make_engine(settings, database, on_result) if lock is not None else None
-    publisher = None
-    if engine is not None:  # other consoles on this database (viewers) read the feed health from it
-        from tracet_gui.ingest.status import FeedStatusPublisher
-
-        publisher = FeedStatusPublisher(database.sessions, engine.health).start()
     try:
         window = MainWindow(settings, database, engine, demo=demo, viewer_note=note)
-        bridge.append(window.watcher)
         window.show()
         window.start()
         return int(app.exec())
     finally:
         if engine is not None:
             engine.stop()
-        if publisher is not None:
-            publisher.stop()
-        if lock is not None:
-            lock.release()
         database.close()
