@@ -45,6 +45,19 @@ def _dispose(w: MainWindow) -> None:
     QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
+def _settled(qtbot: Any, window: MainWindow, polls_before: int) -> None:
+    """Wait until a poll started after ``polls_before`` was read on the watcher's thread and applied."""
+    watcher = window.watcher
+    qtbot.waitUntil(lambda: watcher.polls_done > polls_before and not watcher.busy, timeout=5000)
+
+
+def _poll(qtbot: Any, window: MainWindow) -> None:
+    """Poll now and wait for its changes to be applied (the watcher reads on its own thread)."""
+    before = window.watcher.polls_done
+    window.watcher.poll()
+    _settled(qtbot, window, before)
+
+
 def _audit(built: Built) -> list[OperatorActionRow]:
     with built.db.session() as session:
         return list(session.scalars(select(OperatorActionRow).order_by(OperatorActionRow.id)))
@@ -153,7 +166,7 @@ def test_keyboard_only_find_read_trigger_and_see_the_request(qtbot: Any, window:
         )
         session.commit()
     obs_id = observe(built.db, built.pending_decision_id, 1, "ATCA", now, pretend=True)
-    window.watcher.poll()
+    _poll(qtbot, window)
     window.activateWindow()  # the window manager gives focus back after the dialog closes
     qtbot.waitUntil(window.isActiveWindow, timeout=2000)
     QTest.keyClick(window, Qt.Key.Key_5, Qt.KeyboardModifier.ControlModifier)
@@ -211,7 +224,7 @@ def test_trigger_refused_when_no_longer_pending(window: MainWindow, built: Built
     assert _audit(built) == [] and "no longer pending" in explained[0]
 
 
-def test_banners_unarmed_and_test_events(window: MainWindow, built: Built) -> None:
+def test_banners_unarmed_and_test_events(qtbot: Any, window: MainWindow, built: Built) -> None:
     assert window.unarmed_banner.isVisibleTo(window) and "UNARMED" in window.unarmed_banner.text()
     assert window.test_banner.isVisibleTo(window)  # the newest event of the built database is a test event
     assert "TEST" in window.test_banner.text()
@@ -219,13 +232,15 @@ def test_banners_unarmed_and_test_events(window: MainWindow, built: Built) -> No
     with built.db.session() as session:
         actions.mark_action_executed(session, arm, datetime.now(UTC))
         session.commit()
-    window.watcher.poll()
+    _poll(qtbot, window)
     assert not window.unarmed_banner.isVisibleTo(window)
     assert "ARMED" in window.dashboard.armed_label.text()
 
 
-def test_files_are_stored_in_the_inbox_without_an_engine(window: MainWindow, built: Built) -> None:
+def test_files_are_stored_in_the_inbox_without_an_engine(qtbot: Any, window: MainWindow, built: Built) -> None:
+    before = window.watcher.polls_done
     lines = window.ingest_paths([DEMO_DIR / "12_Antares_1438351269.xml", DATA_DIR / "SWIFT_short.xml"])
+    _settled(qtbot, window, before)  # ingest_paths polls; the watcher reads on its own thread
     assert lines == ["12_Antares_1438351269.xml: stored in the inbox", "SWIFT_short.xml: duplicate"]
     with built.db.session() as session:
         assert session.scalar(select(InboxRow.status).order_by(InboxRow.id.desc()).limit(1)) == "new"
@@ -260,7 +275,9 @@ def test_alarms_repeat_until_acknowledged(window: MainWindow, built: Built) -> N
     assert len(raised) == 1
 
 
-def test_trigger_alarm_and_per_proposal_preferences(window: MainWindow, built: Built, tmp_path: Path) -> None:
+def test_trigger_alarm_and_per_proposal_preferences(
+    qtbot: Any, window: MainWindow, built: Built, tmp_path: Path
+) -> None:
     path = tmp_path / "alarms.toml"
     save_alarm_preferences(path, AlarmPreferences(AlarmRule(), {"MWA_GW_BNS": AlarmRule(trigger=False, pending=False)}))
     prefs = load_alarm_preferences(path)
@@ -274,7 +291,7 @@ def test_trigger_alarm_and_per_proposal_preferences(window: MainWindow, built: B
     now = datetime.now(UTC)
     decide(built.db, group_of(built.db, ids[0]), ids[0], proposals["MWA_GW_BNS"], Decision.TRIGGERED, ["x"], now)
     decide(built.db, group_of(built.db, ids[1]), ids[1], proposals["test2_neutrino"], Decision.TRIGGERED, ["y"], now)
-    window.watcher.poll()
+    _poll(qtbot, window)
     assert [(a.kind, a.title) for a in raised] == [("trigger", "TRIGGERED: test2_neutrino")]
 
 

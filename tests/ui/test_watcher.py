@@ -6,16 +6,15 @@ import threading
 from typing import Any
 
 from tests.ui.builders import Built
-from tracet_gui.storage.views import ChangeSet
 from tracet_gui.ui.watcher import WAKE_SPACING_MS, DatabaseWatcher
 
 
 class CountingWatcher(DatabaseWatcher):
     polls = 0
 
-    def poll(self) -> ChangeSet:
+    def poll(self) -> None:
         self.polls += 1
-        return super().poll()
+        super().poll()
 
 
 def test_a_burst_of_engine_results_costs_a_few_polls_not_one_each(qtbot: Any, built: Built) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -144,9 +145,14 @@ class AlarmController(QObject):
         return [d for i, d in self._outstanding.items() if i not in self._acknowledged]
 
     def decisions_changed(self, decision_ids: frozenset[int]) -> None:
-        if not decision_ids:
+        if decision_ids:
+            self.decisions_fetched(DECISIONS.fetch_ids(self._sessions, DecisionFilter(), decision_ids))
+
+    def decisions_fetched(self, decisions: Sequence[DecisionItem]) -> None:
+        """Decisions that changed, already read (off the GUI thread, by the watcher's poll)."""
+        if not decisions:
             return
-        for d in DECISIONS.fetch_ids(self._sessions, DecisionFilter(), decision_ids):
+        for d in decisions:
             previous = self._known.get(d.decision_id)
             self._known[d.decision_id] = d.decision
             self._consider(d, previous)

@@ -26,6 +26,7 @@ from tracet_gui.storage.views import (
     DECISIONS,
     EVENTS,
     OBSERVATIONS,
+    DecisionDetail,
     DecisionFilter,
     DecisionItem,
     EventFilter,
@@ -146,6 +147,8 @@ class Dashboard(QWidget):
         super().__init__(parent)
         self._sessions = sessions
         self._armed: ArmedState | None = None
+        self.prefetched_details: dict[int, DecisionDetail | None] = {}
+        """Decision logs a watcher poll read off the GUI thread, by decision id (set while its changes apply)."""
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(6, 6, 6, 6)
@@ -288,6 +291,10 @@ class Dashboard(QWidget):
         self.pending_model.apply_changes(decision_ids)
         self.events_model.apply_changes(event_ids)
         self.obs_model.apply_changes(obs_ids)
+        self.select_first_pending()
+
+    def select_first_pending(self) -> None:
+        """Make the first pending decision current when none is."""
         if self.pending_model.rowCount() and not self.pending_view.currentIndex().isValid():
             self.pending_view.setCurrentIndex(self.pending_model.index(0, 0))
 
@@ -367,7 +374,10 @@ class Dashboard(QWidget):
         if d is None:
             self.reason_view.setPlainText("")
             return
-        detail = decision_detail(self._sessions, d.decision_id)
+        if d.decision_id in self.prefetched_details:
+            detail = self.prefetched_details[d.decision_id]
+        else:
+            detail = decision_detail(self._sessions, d.decision_id)
         if detail is None:
             self.reason_view.setPlainText("")
             return

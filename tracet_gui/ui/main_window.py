@@ -49,6 +49,7 @@ from tracet_gui.storage.views import (
     ActionFilter,
     BrokerLogFilter,
     ChangeSet,
+    DecisionDetail,
     DecisionFilter,
     DecisionItem,
     EventFilter,
@@ -58,10 +59,7 @@ from tracet_gui.storage.views import (
     ObservationItem,
     connection_states,
     decision_detail,
-    latest_event,
-    latest_observation,
     list_proposals,
-    totals,
 )
 from tracet_gui.ui import columns as cols
 from tracet_gui.ui.alarms import Alarm, AlarmController, load_alarm_preferences, tray_icon
@@ -69,13 +67,14 @@ from tracet_gui.ui.dashboard import ConnectionView, Dashboard, connection_view
 from tracet_gui.ui.export_dialog import ExportDialog  # sky map + reports (issue 7)
 from tracet_gui.ui.group_details import GroupDetailsWindow, format_log
 from tracet_gui.ui.help_dialog import HelpDialog
+from tracet_gui.ui.live_poll import LiveFetch, LivePollJob, Overview, read_overview
 from tracet_gui.ui.overrides import OverrideController
 from tracet_gui.ui.proposal_editor import ProposalsPage
 from tracet_gui.ui.skymap_view import SkyMapPage  # sky map + reports (issue 7)
 from tracet_gui.ui.table_models import LazyListModel
 from tracet_gui.ui.table_page import TablePage
 from tracet_gui.ui.theme import THEME_LABELS, ThemeName, apply_theme, colours, decision_text, swatch_css
-from tracet_gui.ui.watcher import DatabaseWatcher
+from tracet_gui.ui.watcher import DatabaseWatcher, PollResult
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +252,8 @@ class MainWindow(QMainWindow):
 
         self.watcher = DatabaseWatcher(self.sessions, self)
         self.watcher.listen(database)  # PostgreSQL: commits announce themselves, no once-a-second poll
-        self.watcher.changed.connect(self.apply_changes)
+        self.watcher.set_job(self._poll_job)  # a poll reads every live list's changes on the watcher's thread
+        self.watcher.polled.connect(self._apply_polled)
         self.watcher.failed.connect(lambda m: self.statusBar().showMessage(m, 10_000))
         self.tray = tray_icon(self.windowIcon(), self)
         self.alarms = AlarmController(
@@ -557,6 +557,9 @@ class MainWindow(QMainWindow):
     def _after_action(self, action_id: int | None = None, what: str = "") -> None:
         if action_id is not None:
             self.statusBar().showMessage(f"Recorded {what} (action {action_id}); the engine executes it.", 10_000)
+            # the operator sees their action at once (a few reads, once per action); the lists follow the poll
+            self.dashboard.refresh_reason()
+            self._show_decision_log(self.decisions.current_record())
         self.watcher.poll()
         self.refresh_overview()
 
@@ -607,27 +610,60 @@ class MainWindow(QMainWindow):
         self.alarm_banner.setVisible(outstanding > 0)
 
     # ---- data -------------------------------------------------------------------------------------------
+    def _live_lists(self) -> list[tuple[LazyListModel[Any, Any], str]]:
+        """Every list kept current by the watcher, with the ``ChangeSet`` field holding its ids."""
+        return [
+            (self.groups.model, "group_ids"),
+            (self.events.model, "event_ids"),
+            (self.decisions.model, "decision_ids"),
+            (self.observations.model, "observation_ids"),
+            (self.broker.model, "broker_log_ids"),
+            (self.audit.model, "action_ids"),
+            (self.dashboard.pending_model, "decision_ids"),
+            (self.dashboard.events_model, "event_ids"),
+            (self.dashboard.obs_model, "observation_ids"),
+        ]
+
+    def _poll_job(self) -> LivePollJob:
+        """What the next poll reads (a snapshot of the lists' queries and the selected decisions; GUI thread)."""
+        selected = (self.decisions.current_record(), self.dashboard.current_decision())
+        return LivePollJob(
+            tuple((model.live_request(), field) for model, field in self._live_lists()),
+            frozenset(d.decision_id for d in selected if isinstance(d, DecisionItem)),
+        )
+
     def apply_changes(self, changes: ChangeSet) -> None:
+        """Read and apply ``changes`` here and now (the watcher reads on its own thread: ``_apply_polled``)."""
+        self._apply_polled(PollResult(changes, self._poll_job().run(self.sessions, changes)))
+
+    def _apply_polled(self, result: PollResult) -> None:
+        """Apply what a poll read; no query here but for rare changes (proposals, open details windows)."""
+        changes, fetched = result.changes, result.fetched
+        if not isinstance(fetched, LiveFetch):
+            return
         if changes.proposals_changed:
             self.groups.model.set_columns(cols.group_columns(list_proposals(self.sessions, active_only=True)))
             self.proposals.refresh()
-        self.groups.model.apply_changes(changes.group_ids)
-        self.events.model.apply_changes(changes.event_ids)
-        self.decisions.model.apply_changes(changes.decision_ids)
-        self.observations.model.apply_changes(changes.observation_ids)
-        self.broker.model.apply_changes(changes.broker_log_ids)
-        self.audit.model.apply_changes(changes.action_ids)
-        self.dashboard.apply_changes(changes.decision_ids, changes.event_ids, changes.observation_ids)
-        self.skymap.apply_changes(changes.group_ids | changes.observation_ids)  # sky map (issue 7)
-        self.alarms.decisions_changed(changes.decision_ids)
-        for group_id, window in list(self.details.items()):
-            if group_id in changes.group_ids or changes.action_ids:
-                window.refresh()
-        if changes.decision_ids or changes.action_ids:
-            self._show_decision_log(self.decisions.current_record())
-        if changes.action_ids:
-            self.dashboard.refresh_reason()
-        self.refresh_overview()
+        stale = False
+        self.dashboard.prefetched_details = fetched.details
+        try:
+            for (model, _field), live in zip(self._live_lists(), fetched.lists, strict=True):
+                stale = not model.apply_live(live) or stale
+            self.dashboard.select_first_pending()
+            self.skymap.apply_changes(changes.group_ids | changes.observation_ids)  # sky map (issue 7)
+            self.alarms.decisions_fetched(fetched.decisions)
+            for group_id, window in list(self.details.items()):
+                if group_id in changes.group_ids or changes.action_ids:
+                    window.refresh()
+            if changes.decision_ids or changes.action_ids:
+                self._show_decision_log(self.decisions.current_record(), fetched.details)
+            if changes.action_ids:
+                self.dashboard.refresh_reason()
+        finally:
+            self.dashboard.prefetched_details = {}
+        self._show_overview(fetched.overview)
+        if stale:  # a list's filter or sort changed while the poll read: its ids are read again
+            self.watcher.request_poll()
 
     def refresh_all(self) -> None:
         for page in self.table_pages:
@@ -643,9 +679,12 @@ class MainWindow(QMainWindow):
         """Banners, armed state and totals (a few cheap queries)."""
         if not hasattr(self, "dashboard"):
             return
-        state = armed_state(self.sessions)
+        self._show_overview(read_overview(self.sessions))
+
+    def _show_overview(self, overview: Overview) -> None:
+        state = overview.armed
         self.dashboard.set_armed(state)
-        self.dashboard.set_totals(totals(self.sessions))
+        self.dashboard.set_totals(overview.totals)
         c = colours()
         if not state.armed:
             waiting = f" ({state.requested} requested, waiting for the engine)" if state.requested else ""
@@ -658,10 +697,10 @@ class MainWindow(QMainWindow):
         notes = []
         if self.demo:
             notes.append(f"DEMO FEED: bundled test packets ({self._demo_sent} of {len(demo_packets())} sent)")
-        event = latest_event(self.sessions)
+        event = overview.latest_event
         if event is not None and event.is_test:
             notes.append(f"latest event #{event.event_id} is a TEST event ({event.stream})")
-        observation = latest_observation(self.sessions)
+        observation = overview.latest_observation
         if observation is not None and observation.pretend:
             notes.append(f"latest observation request #{observation.observation_id} was PRETEND (nothing observed)")
         self.test_banner.setText("TEST / PRETEND — " + "; ".join(notes) if notes else "")
@@ -724,11 +763,15 @@ class MainWindow(QMainWindow):
             head = ConnectionView("engine", "running", published[0].engine, newest)
         return [head, *rows]
 
-    def _show_decision_log(self, record: Any) -> None:
+    def _show_decision_log(self, record: Any, read: dict[int, DecisionDetail | None] | None = None) -> None:
+        """The selected decision's log (``read``: logs a poll read already, by decision id)."""
         if not isinstance(record, DecisionItem):
             self.decision_log.setPlainText("")
             return
-        detail = decision_detail(self.sessions, record.decision_id)
+        if read is not None and record.decision_id in read:
+            detail = read[record.decision_id]
+        else:
+            detail = decision_detail(self.sessions, record.decision_id)
         if detail is None:
             return
         self.decision_log.setPlainText(

@@ -43,6 +43,7 @@ SEARCH_ROLE = Qt.ItemDataRole.UserRole + 2
 """Data role returning the text the quick search matches (column 0 only)."""
 ID_ROLE = Qt.ItemDataRole.UserRole + 3
 """Data role returning the row's database id."""
+_RECORD_ROLES = frozenset({RECORD_ROLE, ID_ROLE, SEARCH_ROLE})
 
 PAGE_SIZE = 200
 """Rows fetched per page."""
@@ -54,6 +55,16 @@ RELOAD_ABOVE = 2000
 """More changed ids than this at once → reload the first page instead of upserting one by one."""
 
 Index = QModelIndex | QPersistentModelIndex
+
+PAINT_ROLES = (
+    Qt.ItemDataRole.DisplayRole,
+    Qt.ItemDataRole.ToolTipRole,
+    Qt.ItemDataRole.TextAlignmentRole,
+    Qt.ItemDataRole.BackgroundRole,
+    Qt.ItemDataRole.ForegroundRole,
+    Qt.ItemDataRole.FontRole,
+)
+"""The roles a painted cell asks for, precomputed once per record (see ``LazyListModel.multiData``)."""
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -111,6 +122,49 @@ def col(title: str, key: str, *, digits: int | None = None, **kwargs: Any) -> Co
 
 
 # ------------------------------------------------------------------------------------------------------
+# live updates read off the GUI thread
+# ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LiveResult(Generic[R]):
+    """What a ``LiveRequest`` read: the records of the changed ids and the new total (or a fresh first page)."""
+
+    generation: int
+    wanted: frozenset[int]
+    found: tuple[R, ...] | None = None
+    """None: not read (the model was deferred); the ids are only noted."""
+    total: int = 0
+    first_page: tuple[R, ...] | None = None
+    """Too many ids changed: the first page again instead of upserts."""
+
+
+@dataclass(frozen=True)
+class LiveRequest(Generic[F, R]):
+    """A snapshot of a model's query (filter, sort, generation): ``run`` reads on any thread, touches no Qt object."""
+
+    query: ListQuery[F, R]
+    generation: int
+    flt: F
+    sort: Sort
+    fetch: bool
+    carried: frozenset[int] = frozenset()
+    """Ids of an earlier result dropped as stale (the filter or sort changed meanwhile): read again."""
+
+    def run(self, sessions: Sessions, ids: Iterable[int]) -> LiveResult[R] | None:
+        wanted = frozenset(ids) | self.carried
+        if not wanted:
+            return None
+        if not self.fetch:
+            return LiveResult(self.generation, wanted)
+        if len(wanted) > RELOAD_ABOVE:
+            page = tuple(self.query.page(sessions, self.flt, self.sort, 0, PAGE_SIZE))
+            return LiveResult(self.generation, wanted, total=self.query.count(sessions, self.flt), first_page=page)
+        found = self.query.fetch_ids(sessions, self.flt, wanted)
+        return LiveResult(self.generation, wanted, tuple(found), self.query.count(sessions, self.flt))
+
+
+# ------------------------------------------------------------------------------------------------------
 # the lazy model
 # ------------------------------------------------------------------------------------------------------
 
@@ -144,6 +198,13 @@ class LazyListModel(QAbstractTableModel, Generic[F, R]):
         self._deferred = False
         self._pending: set[int] | None = set()
         """Changed ids kept while deferred; None: too many, reload when shown."""
+        self._generation = 0
+        """Bumped whenever the rows are read afresh (filter, sort, reload): a ``LiveResult`` of another is stale."""
+        self._carried: set[int] = set()
+        """Ids of stale live results, for the next ``live_request``."""
+        self._cells: dict[int, tuple[dict[int, Any], ...]] = {}
+        """Per record id, per column: the painted roles' values (computed once, when the row is first painted)."""
+        self._cells_colours: object = None
 
     # ---- identity -------------------------------------------------------------------------------------
     @property
@@ -194,9 +255,15 @@ class LazyListModel(QAbstractTableModel, Generic[F, R]):
     def reload(self) -> None:
         """Fetch the first page again (filter or sort changed)."""
         self._pending = set()
+        total = self._query.count(self._sessions, self._filter)
+        self._reset_rows(self._query.page(self._sessions, self._filter, self._sort, 0, PAGE_SIZE), total)
+
+    def _reset_rows(self, rows: Iterable[R], total: int) -> None:
+        self._generation += 1
         self.beginResetModel()
-        self._total = self._query.count(self._sessions, self._filter)
-        self._rows = self._query.page(self._sessions, self._filter, self._sort, 0, PAGE_SIZE)
+        self._total = total
+        self._rows = list(rows)
+        self._cells = {}
         self._reindex()
         self._loaded = True
         self.endResetModel()
@@ -243,6 +310,7 @@ class LazyListModel(QAbstractTableModel, Generic[F, R]):
             return
         self.beginResetModel()
         self._columns = list(columns)
+        self._cells = {}
         self.endResetModel()
 
     def _reindex(self) -> None:
@@ -281,26 +349,56 @@ class LazyListModel(QAbstractTableModel, Generic[F, R]):
             return
         self._apply(wanted)
 
+    def live_request(self) -> LiveRequest[F, R] | None:
+        """What to read for the next changes, off the GUI thread (None: not loaded, nothing to keep current)."""
+        if not self._loaded:
+            return None
+        carried, self._carried = frozenset(self._carried), set()
+        return LiveRequest(self._query, self._generation, self._filter, self._sort, not self._deferred, carried)
+
+    def apply_live(self, result: LiveResult[R] | None) -> bool:
+        """Apply what a ``LiveRequest`` read; False when it is stale (its ids are carried to the next request)."""
+        if result is None or not self._loaded:
+            return True
+        if result.generation != self._generation:
+            self._carried |= result.wanted
+            return False
+        if result.first_page is not None:
+            self._pending = set()
+            self._reset_rows(result.first_page, result.total)
+        elif result.found is not None:
+            self._apply_found(result.wanted, result.found, result.total)
+        elif self._deferred:
+            self.apply_changes(result.wanted)  # noted for when the list is shown
+        else:  # shown since the request: read them now
+            self._carried |= result.wanted
+            return False
+        return True
+
     def _apply(self, wanted: set[int]) -> None:
         if len(wanted) > RELOAD_ABOVE:
             self.reload()
             return
-        was_complete = len(self._rows) >= self._total
         found = self._query.fetch_ids(self._sessions, self._filter, wanted)
+        self._apply_found(wanted, found, self._query.count(self._sessions, self._filter))
+
+    def _apply_found(self, wanted: Iterable[int], found: Sequence[R], total: int) -> None:
+        was_complete = len(self._rows) >= self._total
         found_ids = {self.record_id(r) for r in found}
-        for gone in sorted((i for i in wanted - found_ids if i in self._positions), reverse=True):
+        for gone in sorted((i for i in set(wanted) - found_ids if i in self._positions), reverse=True):
             row = self._positions[gone]
             self.beginRemoveRows(QModelIndex(), row, row)
             del self._rows[row]
+            self._cells.pop(gone, None)
             self.endRemoveRows()
             self._reindex()
         for record in found:
             self._upsert(record, was_complete)
-        self._total = self._query.count(self._sessions, self._filter)
-        self._total = max(self._total, len(self._rows))
+        self._total = max(total, len(self._rows))
 
     def _upsert(self, record: R, was_complete: bool) -> None:
         rid = self.record_id(record)
+        self._cells.pop(rid, None)
         old = self._positions.get(rid)
         if old is None:
             new = insertion_index(self._rows, record, self._sort, self.id_attr)
@@ -365,13 +463,31 @@ class LazyListModel(QAbstractTableModel, Generic[F, R]):
         if not 0 <= index.column() < len(self._columns):
             return None
         record = self._rows[index.row()]
-        column = self._columns[index.column()]
         if role == RECORD_ROLE:
             return record
         if role == ID_ROLE:
             return self.record_id(record)
         if role == SEARCH_ROLE:
             return self._search_text(record)
+        return self._cells_of(record)[index.column()].get(role)
+
+    def _cells_of(self, record: R) -> tuple[dict[int, Any], ...]:
+        """The painted roles of every column of ``record``, computed on its first paint and kept until it changes."""
+        palette = colours()
+        if palette is not self._cells_colours:  # the theme changed: brushes differ
+            self._cells = {}
+            self._cells_colours = palette
+        rid = self.record_id(record)
+        cells = self._cells.get(rid)
+        if cells is None:
+            cells = tuple(
+                {role: value for role in PAINT_ROLES if (value := self._cell(record, column, role)) is not None}
+                for column in self._columns
+            )
+            self._cells[rid] = cells
+        return cells
+
+    def _cell(self, record: R, column: Column[R], role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
             value = column.value(record)
             return decision_text(value) if column.decision else column.text(value)
@@ -398,9 +514,17 @@ class LazyListModel(QAbstractTableModel, Generic[F, R]):
 
     def multiData(self, index: Index, roleDataSpan: Any) -> None:  # noqa: N802, N803 (Qt API)
         """Every role a delegate paints with, in one call from Qt instead of one ``data`` call per role (seven per
-        cell): each call into Python may wait for the GIL, which the engine's threads hold during a burst."""
+        cell): each call into Python may wait for the GIL, which the engine's threads hold during a burst. The
+        painted roles are looked up in the record's precomputed cells."""
+        row, column = index.row(), index.column()
+        if not (index.isValid() and 0 <= row < len(self._rows) and 0 <= column < len(self._columns)):
+            for role_data in roleDataSpan:
+                role_data.setData(None)
+            return
+        cell = self._cells_of(self._rows[row])[column]
         for role_data in roleDataSpan:
-            role_data.setData(self.data(index, role_data.role()))
+            role = role_data.role()
+            role_data.setData(self.data(index, role) if role in _RECORD_ROLES else cell.get(role))
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if 0 <= column < len(self._columns):

@@ -4,6 +4,11 @@ A QTimer reads a handful of watermarks (max ids on indexed primary keys) once a 
 reports a result on its own thread, ``wake()`` (queued to the GUI thread) polls at once. What changed is
 handed to the models as sets of ids; nothing here writes.
 
+A poll reads on a worker thread, never on the GUI thread: the watermarks, the changes, then whatever the
+window's ``PollJob`` asks for (the changed rows of every live list, the totals, ...), all as frozen values
+the GUI thread only applies (``polled``). At most one poll is in flight; polls asked for meanwhile make one
+more when it is over.
+
 On PostgreSQL (a shared deployment) :meth:`DatabaseWatcher.listen` replaces the once-a-second poll: every
 commit announces itself with ``NOTIFY`` and a listener thread wakes the watcher, which then reads the
 watermarks once per batch of notices; the timer stays only as a slow safety net.
@@ -13,7 +18,10 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
@@ -34,13 +42,32 @@ LISTENING_POLL_INTERVAL_MS = 30_000
 """The safety-net poll while change notices arrive (ms): notices do the work, this only bounds a miss."""
 
 
+class PollJob(Protocol):
+    """What a poll reads besides the changes, on the watcher's worker thread (no Qt object may be touched)."""
+
+    def run(self, sessions: Sessions, changes: ChangeSet) -> Any:
+        """Frozen results for the GUI thread to apply; None when there is nothing to read."""
+        ...
+
+
+@dataclass(frozen=True)
+class PollResult:
+    """One poll: what changed, and what its ``PollJob`` read (None: no job, or nothing to read)."""
+
+    changes: ChangeSet
+    fetched: Any = None
+
+
 class DatabaseWatcher(QObject):
-    """Emits ``changed(ChangeSet)`` whenever rows appear or change; ``result(obj)`` relays engine results."""
+    """Emits ``changed(ChangeSet)`` whenever rows appear or change and ``polled(PollResult)`` with what the poll's
+    job read; ``result(obj)`` relays engine results. Both are emitted on the GUI thread after the worker read."""
 
     changed = Signal(object)
+    polled = Signal(object)
     result = Signal(object)
     failed = Signal(str)
     _wake = Signal()
+    _done = Signal(object)
 
     def __init__(self, sessions: Sessions, parent: QObject | None = None, interval_ms: int = POLL_INTERVAL_MS) -> None:
         super().__init__(parent)
@@ -58,6 +85,13 @@ class DatabaseWatcher(QObject):
         self._listener: ChangeListener | None = None
         self.notice_batches = 0
         """Batches of change notices received (a viewer on PostgreSQL); 0 while polling."""
+        self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(max_workers=1, thread_name_prefix="watcher")
+        self._in_flight = False
+        self._again = False
+        self._job: Callable[[], PollJob | None] | None = None
+        self._done.connect(self._finish)  # emitted on the worker thread: queued to this (the GUI) thread
+        self.polls_done = 0
+        """Polls whose reads are over and applied."""
 
     @property
     def watermarks(self) -> Watermarks:
@@ -72,6 +106,23 @@ class DatabaseWatcher(QObject):
         if self._listener is not None:
             self._listener.stop()
             self._listener = None
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)  # a poll in progress ends (reads only); its result is dropped
+        self._in_flight = self._again = False
+
+    def set_job(self, snapshot: Callable[[], PollJob | None]) -> None:
+        """``snapshot()`` is called on the GUI thread as each poll starts; the job it returns runs on the worker."""
+        self._job = snapshot
+
+    @property
+    def busy(self) -> bool:
+        """True while a poll is in flight or one more is due (after it, or on the wake timer)."""
+        return self._in_flight or self._again or self._wake_timer.isActive()
+
+    def request_poll(self) -> None:
+        """Poll soon (coalesced with other requests and wakes, like an engine result)."""
+        self._woken()
 
     @property
     def listening(self) -> bool:
@@ -110,21 +161,48 @@ class DatabaseWatcher(QObject):
         self._wake_timer.start(int(max(0.0, wait_ms)))  # wait_ms is -inf before the first poll
 
     @Slot()
-    def poll(self) -> ChangeSet:
-        """Read the watermarks; emit and return what changed since the last poll."""
+    def poll(self) -> None:
+        """Start reading what changed since the last poll on the worker thread (``changed``/``polled`` follow on
+        the GUI thread); while a poll is in flight, only note that one more is due when it is over."""
+        if self._executor is None:
+            return
+        if self._in_flight:
+            self._again = True
+            return
         self._last_poll = time.monotonic()
+        self._in_flight = True
+        self._again = False
+        job = self._job() if self._job is not None else None
+        self._executor.submit(self._read, self._marks, job)
+
+    def _read(self, marks: Watermarks, job: PollJob | None) -> None:  # worker thread
         try:
-            marks = read_watermarks(self._sessions)
-            changes = changes_between(self._sessions, self._marks, marks)
+            new = read_watermarks(self._sessions)
+            changes = changes_between(self._sessions, marks, new)
+            fetched = job.run(self._sessions, changes) if job is not None else None
         except Exception as exc:  # the database may be briefly unavailable; keep watching
-            message = f"database read failed: {type(exc).__name__}: {exc}"
-            if message != self._last_error:
-                log.warning("%s", message)
-                self.failed.emit(message)
-            self._last_error = message
-            return ChangeSet()
-        self._last_error = None
-        self._marks = marks
-        if not changes.empty:
-            self.changed.emit(changes)
-        return changes
+            self._done.emit(f"database read failed: {type(exc).__name__}: {exc}")
+            return
+        self._done.emit((new, PollResult(changes, fetched)))
+
+    @Slot(object)
+    def _finish(self, outcome: tuple[Watermarks, PollResult] | str) -> None:
+        self._in_flight = False
+        if self._executor is None:  # stopped meanwhile
+            return
+        if isinstance(outcome, str):
+            if outcome != self._last_error:
+                log.warning("%s", outcome)
+                self.failed.emit(outcome)
+            self._last_error = outcome
+        else:
+            self._last_error = None
+            self._marks, result = outcome
+            if not result.changes.empty:
+                self.changed.emit(result.changes)
+            if not result.changes.empty or result.fetched is not None:
+                self.polled.emit(result)
+        self.polls_done += 1
+        if self._again:
+            self._again = False
+            self._woken()
