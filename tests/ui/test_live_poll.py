@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QEvent, QSettings, Qt
+from PySide6.QtCore import QEvent, QModelIndex, QModelRoleData, QSettings, Qt
 from PySide6.QtWidgets import QApplication
 from sqlalchemy import event, update
 
@@ -20,7 +20,14 @@ from tracet_gui.storage import views as v
 from tracet_gui.storage.schema import ProposalDecisionRow
 from tracet_gui.ui import columns as cols
 from tracet_gui.ui.main_window import MainWindow
-from tracet_gui.ui.table_models import LazyListModel
+from tracet_gui.ui.table_models import (
+    PAINT_IDLE,
+    PAINT_ROLES,
+    RECORD_ROLE,
+    LazyListModel,
+    LiveTableView,
+    SearchProxyModel,
+)
 from tracet_gui.ui.watcher import DatabaseWatcher
 
 LATER = datetime(2031, 1, 1, tzinfo=UTC)
@@ -162,3 +169,62 @@ def test_a_painted_cell_follows_its_record_when_it_changes(built: Built) -> None
     index = model.index(model.row_of(built.pending_decision_id) or 0, column)
     assert "Pending" not in index.data() and index.data() != ""
     assert index.data(Qt.ItemDataRole.FontRole) is None
+
+
+def test_a_painted_cell_through_the_proxy_is_the_source_cell_with_and_without_a_search(built: Built) -> None:
+    model = LazyListModel(
+        built.db.sessions,
+        v.DECISIONS,
+        cols.DECISION_COLUMNS,
+        v.DecisionFilter(),
+        search_text=cols.decision_search_text,
+    )
+    model.reload()
+    proxy = SearchProxyModel()
+    proxy.setSourceModel(model)
+    roles = [*PAINT_ROLES, RECORD_ROLE]
+
+    def painted(index: QModelIndex) -> list[Any]:
+        span = [QModelRoleData(role) for role in roles]
+        proxy.multiData(index, span)  # what a delegate asks for when it paints a cell
+        return [d.data() for d in span]
+
+    def source_cells() -> list[list[Any]]:
+        return [[model.index(r, c).data(role) for role in roles] for r in range(model.rowCount()) for c in range(3)]
+
+    def proxy_cells() -> list[list[Any]]:
+        return [painted(proxy.index(r, c)) for r in range(proxy.rowCount()) for c in range(3)]
+
+    assert model.rowCount() > 1
+    assert proxy_cells() == source_cells()
+    pending = model.record(model.row_of(built.pending_decision_id) or 0)
+    proxy.set_search(pending.proposal_id)  # fewer rows: proxy rows are no longer source rows
+    assert 0 < proxy.rowCount() < model.rowCount()
+    shown = [painted(proxy.index(r, 0))[-1] for r in range(proxy.rowCount())]
+    assert pending in shown and all(d.proposal_id == pending.proposal_id for d in shown)
+    proxy.set_search("")
+    assert proxy_cells() == source_cells()
+
+
+def test_a_live_table_holds_the_watchers_reads_back_while_it_paints(
+    qtbot: Any, built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = LazyListModel(built.db.sessions, v.EVENTS, cols.EVENT_COLUMNS, v.EventFilter())
+    model.reload()
+    view = LiveTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.resize(800, 400)
+    view.show()
+    qtbot.waitExposed(view)
+    seen: list[bool] = []
+    paint_cell = LazyListModel.paint_cell
+
+    def spy(self: LazyListModel[Any, Any], row: int, column: int, span: Any) -> None:
+        seen.append(PAINT_IDLE.is_set())
+        paint_cell(self, row, column, span)
+
+    monkeypatch.setattr(LazyListModel, "paint_cell", spy)
+    view.grab()  # paints the table now
+    assert seen and not any(seen)  # every cell was painted with the worker held back
+    assert PAINT_IDLE.is_set()  # and let go after

@@ -8,7 +8,7 @@ logs) and returns a ``LiveFetch`` of frozen values; the GUI thread then only app
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,7 @@ from tracet_gui.storage.views import (
     latest_observation,
     totals,
 )
-from tracet_gui.ui.table_models import LiveRequest, LiveResult
+from tracet_gui.ui.table_models import LiveRequest, LiveResult, yield_to_paint
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,16 @@ class Overview:
     latest_observation: ObservationItem | None
 
 
-def read_overview(sessions: Sessions) -> Overview:
-    return Overview(armed_state(sessions), totals(sessions), latest_event(sessions), latest_observation(sessions))
+def read_overview(sessions: Sessions, pause: Callable[[], None] = lambda: None) -> Overview:
+    """The overview's reads (``pause`` before each: ``yield_to_paint`` on the watcher's worker)."""
+    pause()
+    armed = armed_state(sessions)
+    pause()
+    counts = totals(sessions)
+    pause()
+    event = latest_event(sessions)
+    pause()
+    return Overview(armed, counts, event, latest_observation(sessions))
 
 
 @dataclass(frozen=True)
@@ -73,8 +81,10 @@ class LivePollJob:
         )
         decisions: Sequence[DecisionItem] = ()
         if changes.decision_ids:
+            yield_to_paint()
             decisions = DECISIONS.fetch_ids(sessions, DecisionFilter(), changes.decision_ids)
         details: dict[int, DecisionDetail | None] = {}
         if changes.decision_ids or changes.action_ids:
+            yield_to_paint()
             details = {i: decision_detail(sessions, i) for i in self.selected_decisions}
-        return LiveFetch(lists, tuple(decisions), details, read_overview(sessions))
+        return LiveFetch(lists, tuple(decisions), details, read_overview(sessions, yield_to_paint))

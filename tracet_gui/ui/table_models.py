@@ -15,12 +15,14 @@ the sort survive; ``LiveTableView`` keeps the operator's scroll position when ro
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from PySide6.QtCore import (
+    QAbstractItemModel,
     QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
@@ -28,7 +30,7 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
     Qt,
 )
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QColor, QFont, QPaintEvent
 from PySide6.QtWidgets import QAbstractItemView, QTableView, QWidget
 
 from tracet_gui.storage.views import ListQuery, Sessions, Sort, insertion_index
@@ -55,6 +57,21 @@ RELOAD_ABOVE = 2000
 """More changed ids than this at once → reload the first page instead of upserting one by one."""
 
 Index = QModelIndex | QPersistentModelIndex
+
+PAINT_IDLE = threading.Event()
+"""Set while no ``LiveTableView`` paints. A repaint calls into Python once per cell, each call taking the
+interpreter lock: the watcher's worker waits on this between its queries (``yield_to_paint``), so a repaint
+never queues behind a poll's reads for the lock, cell after cell."""
+PAINT_IDLE.set()
+
+PAINT_WAIT_S = 0.25
+"""Longest a worker waits for a repaint to end before it reads anyway (s)."""
+
+
+def yield_to_paint() -> None:
+    """On a worker thread, before a query: let a repaint in progress finish first."""
+    PAINT_IDLE.wait(PAINT_WAIT_S)
+
 
 PAINT_ROLES = (
     Qt.ItemDataRole.DisplayRole,
@@ -157,10 +174,12 @@ class LiveRequest(Generic[F, R]):
             return None
         if not self.fetch:
             return LiveResult(self.generation, wanted)
+        yield_to_paint()
         if len(wanted) > RELOAD_ABOVE:
             page = tuple(self.query.page(sessions, self.flt, self.sort, 0, PAGE_SIZE))
             return LiveResult(self.generation, wanted, total=self.query.count(sessions, self.flt), first_page=page)
         found = self.query.fetch_ids(sessions, self.flt, wanted)
+        yield_to_paint()
         return LiveResult(self.generation, wanted, tuple(found), self.query.count(sessions, self.flt))
 
 
@@ -516,15 +535,21 @@ class LazyListModel(QAbstractTableModel, Generic[F, R]):
         """Every role a delegate paints with, in one call from Qt instead of one ``data`` call per role (seven per
         cell): each call into Python may wait for the GIL, which the engine's threads hold during a burst. The
         painted roles are looked up in the record's precomputed cells."""
-        row, column = index.row(), index.column()
-        if not (index.isValid() and 0 <= row < len(self._rows) and 0 <= column < len(self._columns)):
+        self.paint_cell(index.row(), index.column(), roleDataSpan)  # an invalid index has row -1
+
+    def paint_cell(self, row: int, column: int, roleDataSpan: Any) -> None:  # noqa: N803 (Qt's name)
+        """``multiData`` by row and column (a proxy that passes every row through calls this directly)."""
+        if not (0 <= row < len(self._rows) and 0 <= column < len(self._columns)):
             for role_data in roleDataSpan:
                 role_data.setData(None)
             return
         cell = self._cells_of(self._rows[row])[column]
         for role_data in roleDataSpan:
             role = role_data.role()
-            role_data.setData(self.data(index, role) if role in _RECORD_ROLES else cell.get(role))
+            if role in _RECORD_ROLES:
+                role_data.setData(self.data(self.index(row, column), role))
+            else:
+                role_data.setData(cell.get(role))
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if 0 <= column < len(self._columns):
@@ -552,8 +577,15 @@ class SearchProxyModel(QSortFilterProxyModel):
         self.setFilterKeyColumn(0)
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.setDynamicSortFilter(True)
+        self._lazy: LazyListModel[Any, Any] | None = None
+        self._searching = False
+
+    def setSourceModel(self, sourceModel: QAbstractItemModel) -> None:  # noqa: N802, N803 (Qt API)
+        super().setSourceModel(sourceModel)
+        self._lazy = sourceModel if isinstance(sourceModel, LazyListModel) else None
 
     def set_search(self, text: str) -> None:
+        self._searching = bool(text.strip())
         self.setFilterRegularExpression(
             QRegularExpression(
                 QRegularExpression.escape(text.strip()), QRegularExpression.PatternOption.CaseInsensitiveOption
@@ -566,12 +598,15 @@ class SearchProxyModel(QSortFilterProxyModel):
             source.sort(column, order)
 
     def multiData(self, index: Index, roleDataSpan: Any) -> None:  # noqa: N802, N803 (Qt API)
-        """Forwarded to a ``LazyListModel`` in one Python call (the base class would call its ``data`` per role)."""
-        source = self.sourceModel()
-        if isinstance(source, LazyListModel):
-            source.multiData(self.mapToSource(index), roleDataSpan)
-        else:
+        """Forwarded to a ``LazyListModel`` in one Python call (the base class would call its ``data`` per role).
+        Without a search every row passes in the source's order (sorting is the source's): no mapping needed."""
+        lazy = self._lazy
+        if lazy is None:
             super().multiData(index, roleDataSpan)
+        elif self._searching:
+            lazy.multiData(self.mapToSource(index), roleDataSpan)
+        else:
+            lazy.paint_cell(index.row(), index.column(), roleDataSpan)
 
     def record(self, row: int) -> Any:
         return self.index(row, 0).data(RECORD_ROLE)
@@ -594,6 +629,13 @@ class LiveTableView(QTableView):
         self.horizontalHeader().setHighlightSections(False)
         self.horizontalHeader().setResizeContentsPrecision(FIT_SAMPLE_ROWS)
         self.setTabKeyNavigation(False)
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt API)
+        PAINT_IDLE.clear()  # the watcher's worker holds back its next query (see PAINT_IDLE)
+        try:
+            super().paintEvent(event)
+        finally:
+            PAINT_IDLE.set()
 
     def rowsInserted(self, parent: Index, start: int, end: int) -> None:  # noqa: N802 (Qt API)
         bar = self.verticalScrollBar()
