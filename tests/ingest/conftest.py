@@ -68,6 +68,8 @@ class Broker:
     process: subprocess.Popen[bytes] | None = None
     extra_args: list[str] = field(default_factory=list)
     """More `twistd comet` options, e.g. ``--remote=HOST:PORT --save-event`` for a downstream broker."""
+    env: dict[str, str] = field(default_factory=dict)
+    """More environment for the broker process (on top of ours)."""
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -91,6 +93,7 @@ class Broker:
             cwd=self.workdir,
             stdout=log,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env},
         )
         wait_for(lambda: port_open(self.receive_port) and port_open(self.broadcast_port), 20, "the comet broker")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,9 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.ingest.conftest import BIN, Broker, Daemon, free_port, wait_for
-from tests.ingest.vtp_author import numbered_packet, send_voevent
+from tests.ingest.vtp_author import new_trigger_packet, numbered_packet, send_voevent
+from tracet_gui.ingest.vtp import TRANSPORT_MAX_BYTES
+from tracet_gui.pipeline.parse import peek_ivorn
 from tracet_gui.storage.database import Database
 from tracet_gui.storage.schema import BrokerLogRow, EventRow, InboxRow, ProposalDecisionRow
 
@@ -23,16 +26,16 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 
 def relay_main(db_url: str) -> None:
     """Subprocess body: our VTP service with an author port and rebroadcasting (the reactor needs a process)."""
-    from tracet_gui.core.vocabulary import Channel
+    from collections.abc import Sequence
+
     from tracet_gui.ingest.health import HealthRegistry
     from tracet_gui.ingest.vtp import VtpService, VtpSettings, stop_reactor
-    from tracet_gui.pipeline.parse import peek_ivorn
-    from tracet_gui.storage.inbox import store_raw_packet
+    from tracet_gui.storage.inbox import RawPacket, StoredPacket, store_raw_packets
 
     db = Database.open(db_url)
 
-    def store(raw: bytes, channel: Channel, peer: str) -> bool:
-        return not store_raw_packet(db.sessions, raw, channel, ivorn=peek_ivorn(raw), peer=peer).duplicate
+    def store(packets: Sequence[RawPacket]) -> list[StoredPacket]:
+        return store_raw_packets(db.sessions, packets)
 
     settings = VtpSettings((), 0, ("127.0.0.0/8",), "ivo://test/relay", 1_048_576, broadcast_port=0)
     service = VtpService(settings, HealthRegistry(), store)
@@ -96,6 +99,50 @@ def test_comet_sendvo_events_arrive_once_and_are_decided(broker: Broker, daemon_
     assert daemon.stop() == 0
 
 
+BURST = 300
+AUTHORS = 4
+
+
+def test_a_burst_through_the_broker_is_stored_and_decided_exactly_once(
+    broker: Broker, daemon_factory: Callable[..., Daemon]
+) -> None:
+    """Packets pushed by several concurrent authors, relayed by the broker as fast as it can: each one is in the
+    inbox once, processed once, and gets its own event (bench/burst_throughput.py measures the same at scale)."""
+    daemon = daemon_factory("--remote", f"127.0.0.1:{broker.broadcast_port}")
+    url = daemon.db_url
+    db = Database.open(url, migrate=False)
+
+    def connected() -> bool:
+        with db.session() as s:
+            return s.scalar(select(BrokerLogRow.id).where(BrokerLogRow.state == "connected")) is not None
+
+    wait_for(connected, 20, "the subscription")
+    template = (DATA / "SWIFT_BAT_GRB_Pos_1093742-465.xml").read_bytes()
+    packets = [new_trigger_packet(template, n, "burst") for n in range(BURST)]
+    sent = {peek_ivorn(p) for p in packets}
+    replies: list[str] = []
+
+    def author(share: list[bytes]) -> None:
+        replies.extend(send_voevent("127.0.0.1", broker.receive_port, p) for p in share)
+
+    authors = [threading.Thread(target=author, args=(packets[k::AUTHORS],)) for k in range(AUTHORS)]
+    for t in authors:
+        t.start()
+    for t in authors:
+        t.join(60)
+    assert replies == ["ack"] * BURST
+    wait_for(lambda: counts(url)[1] >= BURST, 60, "every packet processed")
+    with db.session() as s:
+        inbox = s.execute(select(InboxRow.id, InboxRow.ivorn, InboxRow.status, InboxRow.duplicate_count)).all()
+        events = s.execute(select(EventRow.inbox_id, EventRow.ivorn)).all()
+    db.close()
+    assert sorted(r.ivorn for r in inbox) == sorted(sent)  # every one, once, nothing else
+    assert {r.status for r in inbox} == {"processed"} and {r.duplicate_count for r in inbox} == {0}
+    assert sorted(e.inbox_id for e in events) == sorted(r.id for r in inbox)  # one event per packet
+    assert sorted(e.ivorn for e in events) == sorted(sent)
+    assert daemon.stop() == 0
+
+
 def test_subscriber_reconnects_after_the_broker_restarts(broker: Broker, daemon_factory: Callable[..., Daemon]) -> None:
     daemon = daemon_factory("--remote", f"127.0.0.1:{broker.broadcast_port}")
     url = daemon.db_url
@@ -131,17 +178,20 @@ def test_oversized_and_foreign_packets_are_kept(daemon_factory: Callable[..., Da
     big = (DATA / "SWIFT00.xml").read_bytes().replace(b"</What>", b"<!--" + b"x" * 150_000 + b"--></What>")
     assert len(big) > 99_999  # over Comet's default message limit
     assert send_voevent("127.0.0.1", daemon.receive_port, big) == "ack"
-    # Over our own deliberate limit (max_packet_bytes, 1 MiB): the connection is dropped, no ACK, nothing stored.
+    # Over the parser's limit (max_packet_bytes, 1 MiB): ACKed, kept in the inbox, failed with the reason.
     huge = (DATA / "SWIFT01.xml").read_bytes().replace(b"</What>", b"<!--" + b"x" * 1_100_000 + b"--></What>")
+    assert send_voevent("127.0.0.1", daemon.receive_port, huge) == "ack"
+    # Over the transport limit: refused unread (the connection is dropped), no ACK, nothing stored.
     with pytest.raises(ConnectionError):
-        send_voevent("127.0.0.1", daemon.receive_port, huge)
+        send_voevent("127.0.0.1", daemon.receive_port, b"<" + b"x" * TRANSPORT_MAX_BYTES + b"/>")
     url = daemon.db_url
-    wait_for(lambda: counts(url)[1] == 2, 30, "both packets processed")
+    wait_for(lambda: counts(url)[1] == 3, 30, "the three packets processed")
     db = Database.open(url, migrate=False)
     with db.session() as s:
         rows = s.scalars(select(InboxRow).order_by(InboxRow.id)).all()
-        assert [r.channel for r in rows] == ["vtp-author", "vtp-author"]
+        assert [r.channel for r in rows] == ["vtp-author", "vtp-author", "vtp-author"]
         assert rows[1].raw == big and rows[1].status == "processed"
+        assert rows[2].raw == huge and rows[2].status == "failed" and "byte limit" in (rows[2].error or "")
     db.close()
     assert daemon.stop() == 0
 
@@ -213,7 +263,7 @@ def test_reconnect_backoff_is_capped_jittered_and_reported(max_delay_s: float) -
     from twisted.python.failure import Failure
 
     from tracet_gui.ingest.health import ConnectionHealth, ConnectionState, HealthRegistry
-    from tracet_gui.ingest.vtp import FIRST_RETRY_S, RECONNECT_JITTER, PendingStores, StoringSubscriberFactory
+    from tracet_gui.ingest.vtp import FIRST_RETRY_S, RECONNECT_JITTER, InboxWriter, StoringSubscriberFactory
 
     clock = Clock()
     health = HealthRegistry()
@@ -223,12 +273,11 @@ def test_reconnect_backoff_is_capped_jittered_and_reported(max_delay_s: float) -
     factory = StoringSubscriberFactory(
         name,
         health,
-        lambda raw, channel, peer: True,
         local_ivo="ivo://test/backoff",
         validators=[],
         max_length=1_048_576,
         max_delay_s=max_delay_s,
-        pending=PendingStores(),
+        writer=InboxWriter(lambda packets: []),  # never started: nothing is received here
         call_later=clock.callLater,
     )
     clock.advance(0)  # Comet's initial resetDelay
@@ -256,6 +305,55 @@ def test_reconnect_backoff_is_capped_jittered_and_reported(max_delay_s: float) -
     before = health.get(name)
     factory.clientConnectionLost(connector, Failure(ConnectionDone()))
     assert clock.getDelayedCalls() == [] and health.get(name) == before
+
+
+def test_a_lasting_connection_that_is_dropped_is_retried_at_once() -> None:
+    """A broker dropping us (Comet does so at its iamalive while it is saturated) is reconnected to at once; a
+    connection lost before it had lasted RESET_DELAY s, and an attempt that fails, back off as usual."""
+    from twisted.internet.error import ConnectionDone, ConnectionRefusedError
+    from twisted.internet.task import Clock
+    from twisted.python.failure import Failure
+
+    from tracet_gui.ingest.health import HealthRegistry
+    from tracet_gui.ingest.vtp import FIRST_RETRY_S, RECONNECT_JITTER, InboxWriter, StoringSubscriberFactory
+
+    clock = Clock()
+    health = HealthRegistry()
+    factory = StoringSubscriberFactory(
+        "vtp://127.0.0.1:9",
+        health,
+        local_ivo="ivo://test/redial",
+        validators=[],
+        max_length=1_048_576,
+        max_delay_s=60.0,
+        writer=InboxWriter(lambda packets: []),  # never started: nothing is received here
+        call_later=clock.callLater,
+    )
+    clock.advance(0)
+    connector = RecordingConnector()
+
+    def wait_after(lose: Callable[[], None]) -> float:
+        lose()
+        (call,) = clock.getDelayedCalls()
+        wait_s = call.getTime() - clock.seconds()
+        clock.advance(wait_s)
+        return wait_s
+
+    def connect_for(seconds: float) -> None:
+        factory.buildProtocol(None)
+        factory.on_connected(None)
+        clock.advance(seconds)
+
+    connect_for(factory.RESET_DELAY + 1)
+    assert wait_after(lambda: factory.clientConnectionLost(connector, Failure(ConnectionDone()))) == 0.0
+    assert connector.attempts == 1
+    refused = Failure(ConnectionRefusedError("refused"))
+    assert wait_after(lambda: factory.clientConnectionFailed(connector, refused)) >= FIRST_RETRY_S * (
+        1 - RECONNECT_JITTER
+    )
+    connect_for(factory.RESET_DELAY / 2)  # lost again before it lasted: no immediate retry
+    assert wait_after(lambda: factory.clientConnectionLost(connector, Failure(ConnectionDone()))) > 0.0
+    factory.stopTrying()
 
 
 def test_a_second_engine_on_the_same_database_is_refused(daemon_factory: Callable[..., Daemon]) -> None:

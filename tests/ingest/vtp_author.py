@@ -20,3 +20,14 @@ def numbered_packet(template: bytes, n: int, tag: str = "t") -> bytes:
     return re.sub(
         rb'ivorn="([^"]+)"', lambda m: b'ivorn="' + m.group(1) + f"-{tag}{n}".encode() + b'"', template, count=1
     )
+
+
+def new_trigger_packet(template: bytes, n: int, tag: str = "t", first_trig_id: int = 3_000_000) -> bytes:
+    """:func:`numbered_packet` with a TrigID of its own (``first_trig_id + n``): each copy is a new trigger,
+    grouped and decided on its own (real streams: many triggers, a few packets each)."""
+    return re.sub(
+        rb'(name="TrigID" value=")[^"]*"',
+        lambda m: m.group(1) + str(first_trig_id + n).encode() + b'"',
+        numbered_packet(template, n, tag),
+        count=1,
+    )

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,8 @@ from tracet_gui.pipeline.skymaps import SkyMapFetcher, SkyMapPointingChooser
 from tracet_gui.storage.broker_log import append_broker_log
 from tracet_gui.storage.database import Database, SessionFactory
 from tracet_gui.storage.decisions import recent_real_observations
-from tracet_gui.storage.inbox import StoredPacket, store_raw_packet
+from tracet_gui.storage.errors import storage_unavailable
+from tracet_gui.storage.inbox import RawPacket, StoredPacket, store_raw_packets
 from tracet_gui.storage.operator_actions import armed_state
 from tracet_gui.telescopes.arbitration import OwnObservation
 
@@ -70,6 +72,9 @@ def build_sender(
     )
 
 
+DATABASE_HEALTH = "database"
+"""Health entry name of the database, present once it could not be written (locked, disk full)."""
+
 #: How far back our own real observations count for arbitration (longer than any single MWA request).
 ARBITRATION_WINDOW = timedelta(hours=6)
 
@@ -79,6 +84,71 @@ def _own_observations(sessions: SessionFactory, telescope: str) -> list[OwnObser
     with sessions() as session:
         rows = recent_real_observations(session, prefix, datetime.now(UTC) - ARBITRATION_WINDOW)
     return [OwnObservation(r.obsname, r.project_id, r.proposal_id, r.priority) for r in rows]
+
+
+class InboxFirst:
+    """Orders this process's writers of one SQLite database: an inbox commit waiting goes before the pipeline's
+    next packet.
+
+    SQLite lets one transaction write at a time and a blocked writer polls, sleeping up to 100 ms between
+    tries; the pipeline commits packet after packet, so an inbox commit could wait seconds during a burst, with
+    every packet in it un-ACKed. Here the pipeline takes a turn for each of its write transactions and steps
+    aside while an inbox commit waits; the inbox writer waits at most for the transaction in hand, and is woken
+    as soon as it is done.
+    """
+
+    def __init__(self, *, enabled: bool) -> None:
+        self._enabled = enabled  # no need where writers do not exclude each other (PostgreSQL)
+        self._changed = threading.Condition()
+        self._busy = False
+        self._inbox_waiting = 0
+
+    @contextmanager
+    def inbox(self) -> Iterator[None]:
+        if not self._enabled:
+            yield
+            return
+        with self._changed:
+            self._inbox_waiting += 1
+            try:
+                self._changed.wait_for(lambda: not self._busy)
+            finally:
+                self._inbox_waiting -= 1
+            self._busy = True
+        try:
+            yield
+        finally:
+            self._release()
+
+    @contextmanager
+    def pipeline(self) -> Iterator[None]:
+        if not self._enabled:
+            yield
+            return
+        with self._changed:
+            self._changed.wait_for(lambda: not self._busy and not self._inbox_waiting)
+            self._busy = True
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        with self._changed:
+            self._busy = False
+            self._changed.notify_all()
+
+
+class _InboxFirstProcessor(PacketProcessor):
+    """Writes (a packet, telescope reports) in its turns of :class:`InboxFirst`: the turn is held only while the
+    pipeline writes (:meth:`PacketProcessor.write_turn`), not while it reads and evaluates a packet."""
+
+    def __init__(self, order: InboxFirst, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._order = order
+
+    def write_turn(self) -> AbstractContextManager[object]:
+        return self._order.pipeline()
 
 
 class Engine:
@@ -98,12 +168,17 @@ class Engine:
         self.clock = clock or SystemClock()
         self.health_registry = HealthRegistry()
         self.health_registry.add_listener(self._log_health)
+        self._database_lock = threading.Lock()
+        self._database_problem: str | None = None
         streams = (
             frozenset(settings.interesting_streams) if settings.interesting_streams else DEFAULT_INTERESTING_STREAMS
         )
         parser = VOEventParser(interesting_streams=streams, max_packet_bytes=settings.max_packet_bytes)
         decider = ProposalDecider(self.clock)
-        self.processor = PacketProcessor(database.sessions, parser, decider, self.clock)
+        # SQLite has one writer at a time: the inbox commits of this process go before the pipeline's next
+        # packet instead of polling in SQLite's busy handler while the pipeline commits packet after packet.
+        self._inbox_first = InboxFirst(enabled=database.engine.dialect.name == "sqlite")
+        self.processor = _InboxFirstProcessor(self._inbox_first, database.sessions, parser, decider, self.clock)
         self.sender = sender or build_sender(settings, lambda: armed_state(database.sessions).armed, database.sessions)
         if chooser is None:
             chooser = SkyMapPointingChooser(SkyMapFetcher(user_data_dir() / "skymaps", timeout_s=20.0))
@@ -115,6 +190,7 @@ class Engine:
             chooser,
             self.clock,
             on_result,
+            on_storage=self._database_state,
         )
         self.vtp: VtpService | None = None
         broadcast_port = settings.broadcast_port
@@ -129,7 +205,7 @@ class Engine:
                     broadcast_port=broadcast_port,
                 ),
                 self.health_registry,
-                self._store,
+                self._store_packets,
             )
         self.kafka: KafkaService | None = None
         factory = kafka_consumer_factory
@@ -176,23 +252,44 @@ class Engine:
 
     # -- storing (ingest threads) -----------------------------------------------------------------------
 
-    def _store(self, raw: bytes, channel: Channel, peer: str) -> bool:
-        """Commit to the inbox (ingest threads); True when the packet was new."""
-        stored = store_raw_packet(self.database.sessions, raw, channel, ivorn=peek_ivorn(raw), peer=peer)
-        if not stored.duplicate:
-            self.runner.notify(stored.inbox_id)
-        return not stored.duplicate
+    def _store_packets(self, packets: Sequence[RawPacket]) -> list[StoredPacket]:
+        """Commit packets to the inbox in one transaction (ingest threads), then wake the pipeline."""
+        try:
+            with self._inbox_first.inbox():
+                stored = store_raw_packets(self.database.sessions, packets)
+        except Exception as exc:
+            problem = storage_unavailable(exc)
+            if problem is not None:
+                self._database_state(problem)
+            raise
+        self._database_state(None)
+        if not all(s.duplicate for s in stored):
+            self.runner.notify()
+        return stored
 
     def _store_kafka(self, raw: bytes, channel: Channel, peer: str, topic: str) -> None:
-        stored = store_raw_packet(self.database.sessions, raw, channel, ivorn=peek_ivorn(raw), peer=peer, topic=topic)
-        if not stored.duplicate:
-            self.runner.notify(stored.inbox_id)
+        self._store_packets([RawPacket(raw, channel, peek_ivorn(raw), peer, topic)])
+
+    def _database_state(self, problem: str | None) -> None:
+        """The ``database`` health entry (shown with the feeds): present from the first problem on."""
+        with self._database_lock:
+            if problem == self._database_problem:
+                return
+            was, self._database_problem = self._database_problem, problem
+        if problem is not None:
+            self.health_registry.set_state(
+                DATABASE_HEALTH,
+                "database",
+                ConnectionState.ERROR,
+                last_error=f"{problem}: packets wait (authors get NAK), retrying",
+            )
+        else:
+            self.health_registry.set_state(
+                DATABASE_HEALTH, "database", ConnectionState.CONNECTED, last_error=f"recovered from: {was}"
+            )
 
     def submit_bytes(self, raw: bytes, channel: Channel = Channel.MANUAL, peer: str = "console") -> StoredPacket:
-        stored = store_raw_packet(self.database.sessions, raw, channel, ivorn=peek_ivorn(raw), peer=peer)
-        if not stored.duplicate:
-            self.runner.notify(stored.inbox_id)
-        return stored
+        return self._store_packets([RawPacket(raw, channel, peek_ivorn(raw), peer)])[0]
 
     def submit_file(self, path: Path | str) -> StoredPacket:
         path = Path(path)
@@ -226,6 +323,8 @@ class Engine:
         return ivorn + b"-" + tag
 
     def _log_health(self, health: ConnectionHealth) -> None:
+        if health.name == DATABASE_HEALTH and health.state is ConnectionState.ERROR:
+            return  # the database is what fails (and may be locked for seconds): the log file has it
         try:
             append_broker_log(self.database.sessions, datetime.now(UTC), health.name, health.state.value, health.detail)
         except Exception:

@@ -7,17 +7,23 @@ per process, so the thread is started on first use and stopped at interpreter ex
 Design points (measured facts about Comet 3.1.0):
 
 * Comet ACKs *before* its handlers run, so the raw bytes are committed to the inbox by a **validator**: the
-  validator returns a Deferred that fires after the database commit (run with ``deferToThread``), and only
-  then does Comet send the ACK. A failed commit NAKs an author (who may retry); a subscriber always ACKs
-  upstream (VTP: a NAK gets us dropped from the distribution list), so the failure is logged loudly.
+  validator returns a Deferred that fires after the database commit, and only then does Comet send the ACK.
+  A failed commit NAKs an author (who may retry); a subscriber always ACKs upstream (VTP: a NAK gets us
+  dropped from the distribution list), so the failure is logged loudly.
+* Commits are grouped (:class:`InboxWriter`): one writer thread commits, in one transaction, every packet
+  that arrived while the previous commit was in progress, then hands the batch back to the reactor at once.
+  A burst costs one durable commit per batch instead of one per packet, so ACKs keep up with the broker: a
+  Comet broker drops a subscriber that has 10 or more events un-ACKed when it sends its minutely iamalive,
+  and whatever it broadcasts until we are back is lost to us.
 * Comet drops messages it cannot parse before any validator sees them; our protocols store the raw bytes of
   every message that is not a transport message first, so malformed input is kept and flagged.
 * Comet's previously-seen database (dbm.dumb: slow, quadratic pruning) is not used: duplicates are detected
   by the inbox (same bytes or same IVORN).
 * Comet's reconnect back-off grows to an hour; ours is capped (``max_delay_s``, default 60 s) with jitter.
 * Messages are length-prefixed; Comet's limit is 99,999 bytes and an over-long message drops the connection
-  without a NAK. We raise the limit deliberately to the parser's ``max_packet_bytes`` (1 MiB): larger
-  packets are still refused, by the parser, and kept in the inbox.
+  without a NAK. We raise the limit deliberately to ``TRANSPORT_MAX_BYTES`` (16 MiB), above the parser's
+  ``max_packet_bytes`` (1 MiB): larger packets are refused by the parser and kept in the inbox as failed.
+  Only a message announcing more than ``TRANSPORT_MAX_BYTES`` is refused unread (connection dropped, logged).
 * Optionally, every *new* stored event (not a duplicate) is rebroadcast to local VTP subscribers, after its
   commit (a Comet ``VOEventBroadcasterFactory`` on ``broadcast_port``, loopback by default).
 * A clean stop closes the ports, stops reconnecting, closes open author connections and waits for every
@@ -28,9 +34,10 @@ from __future__ import annotations
 
 import atexit
 import logging
+import queue
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from ipaddress import ip_network
@@ -45,9 +52,13 @@ from comet.utility.whitelist import WhitelistingFactory
 from twisted.internet import reactor as _twisted_reactor
 from twisted.internet import threads
 from twisted.internet.defer import Deferred, DeferredList
+from twisted.python.failure import Failure
 
 from tracet_gui.core.vocabulary import Channel
 from tracet_gui.ingest.health import ConnectionState, HealthRegistry
+from tracet_gui.pipeline.parse import peek_ivorn
+from tracet_gui.storage.errors import storage_unavailable
+from tracet_gui.storage.inbox import RawPacket, StoredPacket
 
 log = logging.getLogger(__name__)
 
@@ -60,48 +71,189 @@ RECONNECT_JITTER = 0.2
 """Fraction by which a reconnection wait is randomly shortened, so many clients do not return in step."""
 FIRST_RETRY_S = 1.0
 """Wait (s) before the first reconnection attempt; each further attempt waits e times longer, up to the cap."""
+STORE_RETRY_FIRST_S = 0.5
+"""Wait (s) before storing again a broker's packet that the database could not take (locked, disk full)."""
+STORE_RETRY_MAX_S = 5.0
+"""Longest wait (s) between such attempts (the wait doubles from ``STORE_RETRY_FIRST_S``)."""
+TRANSPORT_MAX_BYTES = 16 * 1024 * 1024
+"""Longest VTP message read at all (bytes). Anything up to this is stored, so an oversized packet is kept in the
+inbox as failed (the parser's limit is far lower); a longer announced length drops the connection unread."""
 
-StorePacket = Callable[[bytes, Channel, str], bool | None]
-"""Commits raw bytes to the inbox (channel, peer); True when new, False/None for a duplicate; raises if they
-could not be stored. Called off the reactor."""
+StorePackets = Callable[[Sequence[RawPacket]], Sequence[StoredPacket]]
+"""Commits raw packets to the inbox in one transaction, in order; one result per packet (new or duplicate);
+raises if they could not be stored (then none is). Called on the inbox writer thread, off the reactor."""
 
 RelayEvent = Callable[[Any], None]
 """Passes a stored, new Comet event on to local subscribers (reactor thread)."""
 
+MAX_BATCH_PACKETS = 256
+"""Most packets committed in one inbox transaction."""
+MAX_BATCH_BYTES = 8 * 1024 * 1024
+"""A batch takes no further packet once it holds this many bytes (a single larger packet still goes alone)."""
 
-class PendingStores:
-    """Inbox commits in flight (used in the reactor thread only); a clean stop waits until they are done."""
 
-    def __init__(self) -> None:
-        self._pending: set[Deferred[Any]] = set()
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    raw: bytes
+    channel: Channel
+    peer: str
+    received_utc: datetime
+    deferred: Deferred[bool]
+
+
+class InboxWriter:
+    """The one thread that commits what the VTP connections receive, with group commit.
+
+    ``run`` (reactor thread) queues a packet and returns a Deferred that fires, back in the reactor thread, only
+    after the transaction holding the packet committed: ACKs still follow the durable write. Whatever arrived
+    while one transaction was committing goes into the next one, so a burst costs one commit (one fsync) per
+    batch, not per packet, and a packet alone is committed at once. If a batch cannot be stored, each of its
+    packets is tried alone, so one bad packet fails only itself. A clean stop waits until they are done.
+
+    :meth:`run_until_stored` is for packets whose sender cannot be told they were not stored (a remote broker:
+    VTP lets a subscriber only ACK): while the database cannot be written (locked, disk full) the packet is kept
+    in memory and queued again, with back-off, until it is stored; a stop makes one last attempt.
+    """
+
+    def __init__(self, store: StorePackets) -> None:
+        self._store = store
+        self._queue: queue.SimpleQueue[_Queued | None] = queue.SimpleQueue()
+        self._in_flight = 0  # reactor thread only, like the waiters
         self._waiters: list[Deferred[None]] = []
+        self._thread: threading.Thread | None = None
+        self._retries: dict[int, tuple[Any, Callable[[], None]]] = {}  # reactor thread only
+        self._stopping = False
 
-    def run(self, store: StorePacket, raw: bytes, channel: Channel, peer: str) -> Deferred[Any]:
-        d: Deferred[Any] = threads.deferToThread(store, raw, channel, peer)
-        self._pending.add(d)
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._write, name="inbox-writer", daemon=True)
+        self._thread.start()
 
-        def done(result: Any) -> Any:
-            self._pending.discard(d)
-            if not self._pending:
-                waiters, self._waiters = self._waiters, []
-                for waiter in waiters:
-                    waiter.callback(None)
-            return result
+    def stop(self) -> None:
+        """Stop the thread once every queued packet is written (wait for ``drained()`` first to see them ACKed)."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
 
-        d.addBoth(done)
+    def run(self, raw: bytes, channel: Channel, peer: str, received_utc: datetime | None = None) -> Deferred[bool]:
+        """Queue ``raw`` (reactor thread); the Deferred fires with True when it was new, False for a duplicate."""
+        d: Deferred[bool] = Deferred()
+        self._in_flight += 1
+        self._queue.put(_Queued(raw, channel, peer, received_utc or datetime.now(UTC), d))
         return d
 
+    def run_until_stored(self, raw: bytes, channel: Channel, peer: str) -> Deferred[bool]:
+        """Like :meth:`run`, but queued again while the failure is the database's, not the packet's."""
+        outer: Deferred[bool] = Deferred()
+        self._in_flight += 1
+        key = id(outer)
+        received = datetime.now(UTC)
+        delay_s = STORE_RETRY_FIRST_S
+        tries = 0
+
+        def finish(fire: Callable[[], None]) -> None:
+            self._in_flight -= 1
+            fire()
+            self._maybe_drained()
+
+        def attempt() -> None:
+            self._retries.pop(key, None)
+            self.run(raw, channel, peer, received).addCallbacks(lambda new: finish(lambda: outer.callback(new)), failed)
+
+        def failed(failure: Any) -> None:
+            nonlocal delay_s, tries
+            problem = storage_unavailable(failure.value)
+            if problem is None or self._stopping:
+                finish(lambda: outer.errback(failure))
+                return
+            tries += 1
+            (log.warning if tries == 1 else log.debug)(
+                "packet from %s not stored yet (%s): kept in memory, trying again in %.1f s", peer, problem, delay_s
+            )
+            self._retries[key] = (reactor.callLater(delay_s, attempt), attempt)
+            delay_s = min(delay_s * 2, STORE_RETRY_MAX_S)
+
+        attempt()
+        return outer
+
+    def stop_retrying(self) -> None:
+        """From now on a failed store is not retried; packets waiting for a retry get one last attempt now."""
+        self._stopping = True
+        waiting, self._retries = list(self._retries.values()), {}
+        if waiting:
+            log.warning("stopping: one last attempt to store %d packets kept in memory", len(waiting))
+        for call, attempt in waiting:
+            if call.active():
+                call.cancel()
+                attempt()
+
     def __len__(self) -> int:
-        return len(self._pending)
+        return self._in_flight
 
     def drained(self) -> Deferred[None]:
-        """Fires once no commit is in flight (at once if none is)."""
+        """Fires once no packet is waiting for its commit (at once if none is)."""
         waiter: Deferred[None] = Deferred()
-        if self._pending:
+        if self._in_flight:
             self._waiters.append(waiter)
         else:
             waiter.callback(None)
         return waiter
+
+    # -- writer thread ------------------------------------------------------------------------------------
+
+    def _write(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            size = len(first.raw)
+            stopping = False
+            while len(batch) < MAX_BATCH_PACKETS and size < MAX_BATCH_BYTES:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+                size += len(item.raw)
+            outcomes = self._commit(
+                [RawPacket(q.raw, q.channel, peek_ivorn(q.raw), q.peer, None, q.received_utc) for q in batch]
+            )
+            reactor.callFromThread(self._settle, [q.deferred for q in batch], outcomes)
+            if stopping:
+                return
+
+    def _commit(self, packets: list[RawPacket]) -> list[StoredPacket | BaseException]:
+        try:
+            return list(self._store(packets))
+        except Exception as exc:
+            if len(packets) == 1 or storage_unavailable(exc) is not None:
+                return [exc] * len(packets)  # the database cannot take any of them now (locked, disk full)
+            log.warning("a batch of %d packets could not be stored (%s); storing each alone", len(packets), exc)
+        outcomes: list[StoredPacket | BaseException] = []
+        for packet in packets:
+            outcomes.extend(self._commit([packet]))
+        return outcomes
+
+    # -- reactor thread -----------------------------------------------------------------------------------
+
+    def _settle(self, deferreds: list[Deferred[bool]], outcomes: list[StoredPacket | BaseException]) -> None:
+        for d, outcome in zip(deferreds, outcomes, strict=True):
+            self._in_flight -= 1
+            if isinstance(outcome, BaseException):
+                d.errback(outcome)
+            else:
+                d.callback(not outcome.duplicate)
+        self._maybe_drained()
+
+    def _maybe_drained(self) -> None:
+        if not self._in_flight:
+            waiters, self._waiters = self._waiters, []
+            for waiter in waiters:
+                waiter.callback(None)
 
 
 _reactor_lock = threading.Lock()
@@ -171,9 +323,19 @@ class _StoringMixin:
     factory: Any
     transport: Any
 
+    def lengthLimitExceeded(self, length: int) -> None:
+        log.warning(
+            "%d-byte message from %s refused unread (over the %d-byte transport limit); connection dropped",
+            length,
+            _peer(self.transport),
+            self.MAX_LENGTH,  # type: ignore[attr-defined]
+        )
+        self.transport.loseConnection()
+
     def _store_raw(self, data: bytes) -> Deferred[Any]:
-        pending: PendingStores = self.factory.pending
-        d = pending.run(self.factory.store_packet, data, self.factory.channel, _peer(self.transport))
+        writer: InboxWriter = self.factory.writer
+        run = writer.run_until_stored if self.factory.channel is Channel.VTP_REMOTE else writer.run
+        d = run(data, self.factory.channel, _peer(self.transport))
         d.addErrback(lambda f: log.error("could not store a packet Comet would drop: %s", f.getErrorMessage()))
         return d
 
@@ -222,6 +384,11 @@ class StoringSubscriberFactory(VOEventSubscriberFactory):
     Twisted's back-off applies a normal-distributed jitter that can overshoot its ``maxDelay``; ours waits
     ``delay × U(1 − jitter, 1)`` with ``delay`` growing by e from ``FIRST_RETRY_S`` up to ``max_delay_s``, so the
     cap is hard. Each wait is reported in the connection's health (``next_retry_s``) and in ``broker_log``.
+
+    A connection that had lasted ``RESET_DELAY`` seconds and is then lost is retried at once: a broker that
+    drops a subscriber (a Comet broker does so at its iamalive when 10 or more events are un-ACKed, as happens
+    to any subscriber while it is saturated) sends that subscriber nothing until it is back, so every second of
+    back-off is a second of alerts lost. If that attempt fails, the usual back-off follows.
     """
 
     protocol = StoringSubscriber
@@ -230,13 +397,12 @@ class StoringSubscriberFactory(VOEventSubscriberFactory):
         self,
         name: str,
         health: HealthRegistry,
-        store_packet: StorePacket,
         *,
         local_ivo: str,
         validators: list[Any],
         max_length: int,
         max_delay_s: float,
-        pending: PendingStores,
+        writer: InboxWriter,
         call_later: Callable[..., Any] | None = None,
     ) -> None:
         if call_later is not None:
@@ -244,8 +410,7 @@ class StoringSubscriberFactory(VOEventSubscriberFactory):
         super().__init__(local_ivo=local_ivo, validators=validators, handlers=[])
         self.name = name
         self.health = health
-        self.store_packet = store_packet
-        self.pending = pending
+        self.writer = writer
         self.channel = Channel.VTP_REMOTE
         self.max_length = max_length
         self.maxDelay = max_delay_s
@@ -253,6 +418,9 @@ class StoringSubscriberFactory(VOEventSubscriberFactory):
         self.initialDelay = self.delay = FIRST_RETRY_S
         self.reconnects = 0
         self._last_error: str | None = None
+        self._connected = False
+        self._stable = False  # connected for RESET_DELAY s
+        self._retry_now = False
         health.set_state(name, "vtp-remote", ConnectionState.CONNECTING)
 
     def buildProtocol(self, addr: Any) -> StoringSubscriber:
@@ -262,6 +430,7 @@ class StoringSubscriberFactory(VOEventSubscriberFactory):
         return p
 
     def on_connected(self, _protocol: Any) -> None:
+        self._connected, self._stable = True, False
         self.health.set_state(self.name, "vtp-remote", ConnectionState.CONNECTED, last_error=None, next_retry_s=None)
 
     def on_iamalive(self) -> None:
@@ -271,8 +440,14 @@ class StoringSubscriberFactory(VOEventSubscriberFactory):
         self._last_error = reason.getErrorMessage()
         super().clientConnectionFailed(connector, reason)
 
+    def resetDelay(self) -> None:
+        """Called once a connection has lasted ``RESET_DELAY`` s (and once at the start): back-off starts over."""
+        super().resetDelay()
+        self._stable = self._connected
+
     def clientConnectionLost(self, connector: Any, reason: Any) -> None:
         self._last_error = reason.getErrorMessage()
+        self._retry_now, self._connected, self._stable = self._stable, False, False
         super().clientConnectionLost(connector, reason)
 
     def retry(self, connector: Any = None) -> None:
@@ -282,7 +457,11 @@ class StoringSubscriberFactory(VOEventSubscriberFactory):
         connector = connector if connector is not None else self.connector
         self.retries += 1
         self.reconnects += 1
-        wait_s = min(self.delay, self.maxDelay) * random.uniform(1.0 - self.jitter, 1.0)
+        if self._retry_now:
+            wait_s, self._retry_now = 0.0, False
+        else:
+            wait_s = min(self.delay, self.maxDelay) * random.uniform(1.0 - self.jitter, 1.0)
+            self.delay = min(self.delay * self.factor, self.maxDelay)
         self.health.set_state(
             self.name,
             "vtp-remote",
@@ -298,7 +477,6 @@ class StoringSubscriberFactory(VOEventSubscriberFactory):
             connector.connect()
 
         self._callID = self.callLater(wait_s, reconnect)
-        self.delay = min(self.delay * self.factor, self.maxDelay)
 
 
 class StoringReceiver(_StoringMixin, VOEventReceiver):
@@ -312,16 +490,14 @@ class StoringReceiver(_StoringMixin, VOEventReceiver):
 class StoringReceiverFactory(VOEventReceiverFactory):
     def __init__(
         self,
-        store_packet: StorePacket,
         *,
         local_ivo: str,
         validators: list[Any],
         max_length: int,
-        pending: PendingStores,
+        writer: InboxWriter,
     ) -> None:
         super().__init__(local_ivo, validators=validators, handlers=[])
-        self.store_packet = store_packet
-        self.pending = pending
+        self.writer = writer
         self.channel = Channel.VTP_AUTHOR
         self.max_length = max_length
 
@@ -330,6 +506,10 @@ class StoringReceiverFactory(VOEventReceiverFactory):
         p.MAX_LENGTH = self.max_length
         p.factory = self
         return p
+
+
+class StoreFailedError(Exception):
+    """A packet could not be stored; the message is what the author's NAK says."""
 
 
 class StoringValidator:
@@ -341,18 +521,16 @@ class StoringValidator:
 
     def __init__(
         self,
-        store_packet: StorePacket,
         channel: Channel,
         health: HealthRegistry,
         name: str,
-        pending: PendingStores,
+        writer: InboxWriter,
         relay: RelayEvent | None = None,
     ) -> None:
-        self._store = store_packet
         self._channel = channel
         self._health = health
         self._name = name
-        self._pending = pending
+        self._writer = writer
         self._relay = relay
 
     def rename(self, name: str) -> None:
@@ -362,9 +540,12 @@ class StoringValidator:
     def __call__(self, event: Any) -> Deferred[None]:
         raw: bytes = event.raw_bytes
         self._health.packet(self._name)
-        d = self._pending.run(self._store, raw, self._channel, self._name)
+        # A broker gets our ACK whatever happens (VTP), so its packets are kept and retried until stored;
+        # an author gets a NAK and sends again.
+        run = self._writer.run_until_stored if self._channel is Channel.VTP_REMOTE else self._writer.run
+        d: Deferred[Any] = run(raw, self._channel, self._name)
 
-        def stored(new: bool | None) -> None:
+        def stored(new: bool) -> None:
             if new and self._relay is not None:
                 try:
                     self._relay(event)
@@ -372,9 +553,12 @@ class StoringValidator:
                     log.exception("could not relay %s to local subscribers", event.element.attrib.get("ivorn"))
 
         def failed(failure: Any) -> Any:
-            log.error("packet from %s NOT stored: %s", self._name, failure.getErrorMessage())
-            self._health.touch(self._name, last_error=f"store failed: {failure.getErrorMessage()}")
-            return failure  # authors get a NAK; subscribers still ACK (VTP), logged above
+            then = "LOST (a broker is ACKed whatever happens)" if self._channel is Channel.VTP_REMOTE else "NAK sent"
+            why = storage_unavailable(failure.value) or failure.getErrorMessage().strip().split("\n")[0]
+            log.error("packet from %s NOT stored: %s; %s", self._name, why, then)
+            self._health.touch(self._name, last_error=f"store failed: {why}")
+            # Authors get a NAK saying why (not the SQL); subscribers still ACK (VTP), logged above.
+            return Failure(StoreFailedError(f"not stored ({why}); please send it again later"))  # type: ignore[no-untyped-call]
 
         d.addCallbacks(stored, failed)
         return d
@@ -397,22 +581,22 @@ class VtpSettings:
 class VtpService:
     """Subscriptions and the author listener, living in the reactor thread."""
 
-    def __init__(self, settings: VtpSettings, health: HealthRegistry, store_packet: StorePacket) -> None:
+    def __init__(self, settings: VtpSettings, health: HealthRegistry, store_packets: StorePackets) -> None:
         self._settings = settings
         self._health = health
-        self._store = store_packet
         self._factories: list[StoringSubscriberFactory] = []
         self._connectors: list[Any] = []
         self._listening: Any = None
         self._receiver: Any = None
         self._broadcaster: VOEventBroadcasterFactory | None = None
         self._broadcasting: Any = None
-        self._pending = PendingStores()
+        self._writer = InboxWriter(store_packets)
         self.receive_port: int | None = None
         self.broadcast_port: int | None = None
 
     def start(self) -> None:
         _ensure_reactor()
+        self._writer.start()
         threads.blockingCallFromThread(reactor, self._start_in_reactor)
 
     def _relay(self, event: Any) -> None:
@@ -434,29 +618,25 @@ class VtpService:
         for remote in s.remotes:
             host, _, port = remote.rpartition(":")
             name = f"vtp://{host}:{port}"
-            validator = StoringValidator(self._store, Channel.VTP_REMOTE, self._health, name, self._pending, relay)
+            validator = StoringValidator(Channel.VTP_REMOTE, self._health, name, self._writer, relay)
             factory = StoringSubscriberFactory(
                 name,
                 self._health,
-                self._store,
                 local_ivo=s.local_ivo,
                 validators=[validator],
-                max_length=s.max_packet_bytes,
+                max_length=max(s.max_packet_bytes, TRANSPORT_MAX_BYTES),
                 max_delay_s=s.max_delay_s,
-                pending=self._pending,
+                writer=self._writer,
             )
             self._factories.append(factory)
             self._connectors.append(reactor.connectTCP(host, int(port), factory))
         if s.receive_port is not None:
-            validator = StoringValidator(
-                self._store, Channel.VTP_AUTHOR, self._health, "author-port", self._pending, relay
-            )
+            validator = StoringValidator(Channel.VTP_AUTHOR, self._health, "author-port", self._writer, relay)
             receiver = StoringReceiverFactory(
-                self._store,
                 local_ivo=s.local_ivo,
                 validators=[validator],
-                max_length=s.max_packet_bytes,
-                pending=self._pending,
+                max_length=max(s.max_packet_bytes, TRANSPORT_MAX_BYTES),
+                writer=self._writer,
             )
             whitelist = [ip_network(n, strict=False) for n in s.author_whitelist]
             wrapped = WhitelistingFactory(receiver, whitelist, "submission")
@@ -479,9 +659,9 @@ class VtpService:
         return result
 
     def stop(self) -> None:
-        if _reactor_thread is None or not _reactor_thread.is_alive():
-            return
-        threads.blockingCallFromThread(reactor, self._stop_in_reactor)
+        if _reactor_thread is not None and _reactor_thread.is_alive():
+            threads.blockingCallFromThread(reactor, self._stop_in_reactor)
+        self._writer.stop()
 
     def _stop_in_reactor(self) -> Deferred[Any]:
         """Close every way in, then wait for the commits already in flight (their ACKs may go unsent)."""
@@ -507,9 +687,10 @@ class VtpService:
             self._health.set_state(f"broadcast:{self.broadcast_port}", "vtp-broadcast", ConnectionState.STOPPED)
             self._broadcasting = None
             self._broadcaster = None
-        if len(self._pending):
-            log.info("waiting for %d inbox commits in flight", len(self._pending))
-        waits.append(self._pending.drained())
+        self._writer.stop_retrying()
+        if len(self._writer):
+            log.info("waiting for %d inbox commits in flight", len(self._writer))
+        waits.append(self._writer.drained())
         return DeferredList(waits, consumeErrors=True)
 
 

@@ -59,6 +59,9 @@ FIRST_OBSERVATION_REASON = "First observation."
 HUMAN_TRIGGER_REASON = "User triggered observation"
 """Request reason of an operator-triggered observation (TraceT's wording)."""
 
+CLOCK_SKEW_WARNING_S = 60.0
+"""An event time more than this (s) after our clock's now means a clock is wrong: the decision log warns."""
+
 _DECISION_WORDS = {
     Decision.PENDING: "Pending",
     Decision.IGNORED: "Ignored",
@@ -735,14 +738,34 @@ def evaluate(
     decision = state.decision
     match decision:
         case None | Decision.PENDING | Decision.IGNORED | Decision.ERROR:
-            return _full_evaluation(ev)
+            outcome = _full_evaluation(ev)
         case Decision.TRIGGERED:
-            return _after_trigger(ev)
+            outcome = _after_trigger(ev)
         case Decision.CANCELED:
             reasons = [note(now, event, "Previous observation canceled so not observing.")]
-            return _finish(now, event, Decision.CANCELED, reasons)
+            outcome = _finish(now, event, Decision.CANCELED, reasons)
         case _:
             assert_never(decision)
+    warning = clock_skew_warning(event, now)
+    if warning is None:
+        return outcome
+    return replace(
+        outcome, reasons=(*outcome.reasons[:1], note(now, event, warning, LogKind.WARNING), *outcome.reasons[1:])
+    )
+
+
+def clock_skew_warning(event: ParsedEvent, now: datetime) -> str | None:
+    """The decision-log warning for an event time in our clock's future (a wrong clock, ours or the sender's)."""
+    if event.observed_utc is None:
+        return None
+    ahead_s = (event.observed_utc - now).total_seconds()
+    if ahead_s <= CLOCK_SKEW_WARNING_S:
+        return None
+    return (
+        f"The event time {event.observed_utc:%Y-%m-%dT%H:%M:%S} UTC is {ahead_s:.0f} s in the future of our clock "
+        f"({now:%Y-%m-%dT%H:%M:%S} UTC): this computer's clock (or the sender's) is wrong; check NTP. "
+        "Event ages and observation time limits are measured from the event time."
+    )
 
 
 def outcome_after_requests(outcome: Outcome, ok: bool, message: str) -> Outcome:

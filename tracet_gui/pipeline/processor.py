@@ -1,5 +1,8 @@
 """One inbox packet = one transaction: parse, store the event, group it, decide, record.
 
+Everything is read and evaluated first; the writes come last, batched, so the transaction holds SQLite's
+write lock (which the ingest threads' inbox commits wait for) only for those few statements and the commit.
+
 Telescope requests leave only after that transaction committed (a :class:`JobRunner` sends them, inline
 for replays or on worker threads when live); their answers come back through :meth:`PacketProcessor.record`.
 """
@@ -7,7 +10,8 @@ for replays or on worker threads when live); their answers come back through :me
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 
 from tracet_gui.core.clock import Clock, SystemClock
@@ -22,11 +26,13 @@ from tracet_gui.pipeline.decider import (
     ProposalDecider,
     RequestJob,
     run_job,
+    view_of,
 )
 from tracet_gui.pipeline.parse import VOEventParser
 from tracet_gui.storage import events as event_store
-from tracet_gui.storage.database import SessionFactory
-from tracet_gui.storage.inbox import load_inbox_item, mark_inbox, mark_inbox_failed
+from tracet_gui.storage.database import Session, SessionFactory
+from tracet_gui.storage.errors import storage_unavailable
+from tracet_gui.storage.inbox import InboxItem, load_inbox_item, mark_inbox, mark_inbox_failed
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +55,27 @@ class ProcessedPacket:
     decision_changes: tuple[DecisionChange, ...] = ()
 
 
+@contextmanager
+def _rolled_back_on_error(session: Session) -> Iterator[None]:
+    """Roll back at once on an error (inside the write turn), not only when the session closes."""
+    try:
+        yield
+    except BaseException:
+        session.rollback()
+        raise
+
+
 JobRunner = Callable[[RequestJob], None]
 """Takes a job after its decision was committed; must eventually hand the JobReport to ``record``."""
 
 
 class PacketProcessor:
-    """Turns inbox rows into events, groups and decisions. Owned by one thread (the single writer)."""
+    """Turns inbox rows into events, groups and decisions. Owned by one thread (the single writer).
+
+    Every write transaction runs inside :meth:`write_turn` (a no-op here): a subclass can order the pipeline's
+    writes with other writers of the same database (the engine lets a waiting inbox commit go first), holding
+    its turn only while this process writes, not while it reads and evaluates.
+    """
 
     def __init__(
         self,
@@ -70,37 +91,72 @@ class PacketProcessor:
         self._clock = clock or SystemClock()
         self.job_runner = job_runner
 
-    def process(self, inbox_id: int) -> ProcessedPacket:
+    def write_turn(self) -> AbstractContextManager[object]:
+        """Held while a write transaction of the pipeline runs (see the class docstring)."""
+        return nullcontext()
+
+    def process(self, inbox_id: int, item: InboxItem | None = None) -> ProcessedPacket:
+        """Process one inbox row (``item``: the row as already read, else it is read here)."""
         try:
-            result, jobs = self._process(inbox_id)
+            result, jobs = self._process(inbox_id, item)
         except ParseError as exc:
-            mark_inbox_failed(self._sessions, inbox_id, str(exc))
+            with self.write_turn():
+                mark_inbox_failed(self._sessions, inbox_id, str(exc))
             return ProcessedPacket(inbox_id, InboxStatus.FAILED, error=str(exc))
         except Exception as exc:  # one bad packet must never stop the pipeline
+            if storage_unavailable(exc) is not None:
+                raise  # not the packet's fault: it stays new and is processed once the database is back
             log.exception("processing inbox row %s failed", inbox_id)
             message = f"{type(exc).__name__}: {exc}"
-            mark_inbox_failed(self._sessions, inbox_id, message)
+            with self.write_turn():
+                mark_inbox_failed(self._sessions, inbox_id, message)
             return ProcessedPacket(inbox_id, InboxStatus.FAILED, error=message)
         self._dispatch(jobs)
         return result
 
-    def _process(self, inbox_id: int) -> tuple[ProcessedPacket, list[RequestJob]]:
+    def _process(self, inbox_id: int, item: InboxItem | None) -> tuple[ProcessedPacket, list[RequestJob]]:
         with self._sessions() as session:
-            item = load_inbox_item(session, inbox_id)
+            # Reads and computation: no write lock yet.
+            if item is None:
+                item = load_inbox_item(session, inbox_id)
             if item.status is not InboxStatus.NEW:
                 return ProcessedPacket(inbox_id, item.status), []
             event = self._parser.parse(item.raw)
-            event_id = event_store.add_event(session, inbox_id, event, item.received_utc)
             stored = event_store.load_group(session, event.trig_id)
-            state = fold_event(stored.state if stored else None, event_id, event, item.received_utc)
-            group_id = event_store.save_group(session, stored.group_id if stored else None, state)
-            event_store.link_event(session, event_id, group_id)
-            changes: list[DecisionChange] = []
-            jobs: list[RequestJob] = []
+            previous = stored.state if stored is not None else None
+            plan = None
             if self._decider is not None and not event.ignored:
-                changes, jobs = self._decider.decide(session, group_id, event_id, event, item.received_utc)
-            mark_inbox(session, inbox_id, InboxStatus.PROCESSED, at_utc=self._clock.now())
-            session.commit()
+                # The group as it will be once this event joins it (its stored id is only needed for the
+                # group's best-position event, which the engine's view does not use).
+                events = event_store.group_events(session, stored.group_id) if stored is not None else []
+                preview = fold_event(previous, 0, event, item.received_utc)
+                view = view_of(preview, (*(e.event for e in events), event))
+                group_pk = stored.group_id if stored is not None else None
+                plan = self._decider.plan(session, group_pk, view, event, item.received_utc)
+            attention = True if plan is not None and plan.needs_attention else None
+            with self.write_turn(), _rolled_back_on_error(session):
+                # Writes: inbox status (only if no one else processed the row since it was read), event, group,
+                # decisions, commit.
+                if not mark_inbox(
+                    session, inbox_id, InboxStatus.PROCESSED, at_utc=self._clock.now(), only_if=InboxStatus.NEW
+                ):
+                    session.rollback()
+                    return ProcessedPacket(inbox_id, load_inbox_item(session, inbox_id).status), []
+                if stored is not None:
+                    group_id = stored.group_id
+                    event_id = event_store.insert_event(session, inbox_id, event, item.received_utc, group_id)
+                    state = fold_event(previous, event_id, event, item.received_utc)
+                    event_store.update_group(session, group_id, state, needs_attention=attention)
+                else:
+                    event_id = event_store.insert_event(session, inbox_id, event, item.received_utc, None)
+                    state = fold_event(None, event_id, event, item.received_utc)
+                    group_id = event_store.insert_group(session, state, needs_attention=bool(attention))
+                    event_store.set_event_group(session, event_id, group_id)
+                changes: list[DecisionChange] = []
+                jobs: list[RequestJob] = []
+                if plan is not None and self._decider is not None:
+                    changes, jobs = self._decider.write(session, plan, group_id, event_id, event)
+                session.commit()
         result = ProcessedPacket(
             inbox_id,
             InboxStatus.PROCESSED,
@@ -116,15 +172,27 @@ class PacketProcessor:
 
     def record(self, report: JobReport) -> ProcessedPacket:
         """Record a telescope job's answers (pipeline thread); may dispatch follow-up jobs (GW sky maps)."""
+        return self.record_many([report])[0]
+
+    def record_many(self, reports: Sequence[JobReport]) -> list[ProcessedPacket]:
+        """Record several telescope reports in one transaction (one commit), in order; raises if any fails
+        (then none is recorded: the caller may record them one by one)."""
         if self._decider is None:
             raise RuntimeError("telescope report without a decider")
-        with self._sessions() as session:
-            changes, jobs = self._decider.record_report(session, report)
+        outcomes: list[tuple[list[DecisionChange], list[RequestJob]]] = []
+        with self.write_turn(), self._sessions() as session:
+            for report in reports:
+                outcomes.append(self._decider.record_report(session, report))
             session.commit()
-        self._dispatch(jobs)
-        return ProcessedPacket(
-            None, InboxStatus.PROCESSED, group_id=report.job.group_id, decision_changes=tuple(changes)
-        )
+        results: list[ProcessedPacket] = []
+        for report, (changes, jobs) in zip(reports, outcomes, strict=True):
+            self._dispatch(jobs)
+            results.append(
+                ProcessedPacket(
+                    None, InboxStatus.PROCESSED, group_id=report.job.group_id, decision_changes=tuple(changes)
+                )
+            )
+        return results
 
     def _dispatch(self, jobs: list[RequestJob]) -> None:
         for job in jobs:

@@ -8,6 +8,7 @@ a hung telescope delays nobody; their reports come back through the same queue.
 
 from __future__ import annotations
 
+import gc
 import logging
 import queue
 import threading
@@ -15,6 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from tracet_gui.core.clock import Clock
 from tracet_gui.core.sending import RequestSender
@@ -23,15 +25,40 @@ from tracet_gui.pipeline.decider import JobReport, PointingChooser, RequestJob, 
 from tracet_gui.pipeline.overrides import OverrideExecutor
 from tracet_gui.pipeline.processor import PacketProcessor, ProcessedPacket
 from tracet_gui.storage.database import SessionFactory
-from tracet_gui.storage.inbox import unprocessed_inbox_ids
+from tracet_gui.storage.engine import WalCheckpointer
+from tracet_gui.storage.errors import storage_unavailable
+from tracet_gui.storage.inbox import unprocessed_inbox_items
 
 log = logging.getLogger(__name__)
 
 #: How often (s) the runner looks for work nobody told it about (other processes, operator actions).
 IDLE_SCAN_S = 1.0
 
+#: Inbox rows (with their raw bytes) fetched per query while draining.
+DRAIN_BATCH = 16
+
 #: Telescope requests that may be in flight at once.
 TELESCOPE_WORKERS = 4
+
+#: First and longest pause (s) between passes while the database cannot be written (locked, disk full).
+STORAGE_RETRY_FIRST_S = 0.5
+STORAGE_RETRY_MAX_S = 5.0
+
+
+def prepare_long_running_process() -> None:
+    """Load what the first packet would otherwise load, then exempt everything alive from garbage collection.
+
+    With astropy, SQLAlchemy and Twisted loaded the process holds a few million objects that live as long as it
+    does; each full (oldest-generation) collection walked them all, 150–350 ms measured, stopping every thread
+    (ingest ACKs, the pipeline) in the middle of whatever packet was in hand. ``gc.freeze()`` moves them to a
+    permanent generation that collections skip; objects made later are collected as usual. Idempotent enough:
+    a second call freezes only what appeared since.
+    """
+    from tracet_gui.core.visibility import MWA_SITE, altitudes_deg
+
+    altitudes_deg(MWA_SITE, 0.0, 0.0, [datetime.now(UTC)])  # IERS table and leap seconds, read once
+    gc.collect()
+    gc.freeze()
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +71,14 @@ class _Stop:
     pass
 
 
+class _StorageStillUnavailableError(Exception):
+    """Telescope answers could not be written yet (the database is still unavailable)."""
+
+
 ResultCallback = Callable[[ProcessedPacket], None]
+
+StorageCallback = Callable[[str | None], None]
+"""Told why the database cannot be written (an operator message), or None once it can again."""
 
 
 class PipelineRunner:
@@ -57,8 +91,13 @@ class PipelineRunner:
         chooser: PointingChooser | None,
         clock: Clock,
         on_result: ResultCallback | None = None,
+        on_storage: StorageCallback | None = None,
     ) -> None:
         self._sessions = sessions
+        self._on_storage = on_storage
+        self._storage_problem: str | None = None
+        self._storage_retry_s = STORAGE_RETRY_FIRST_S
+        self._unrecorded: list[JobReport] = []
         self._processor = processor
         self._overrides = overrides
         self._sender = sender
@@ -68,6 +107,8 @@ class PipelineRunner:
         self._queue: queue.Queue[_Wake | _Stop | JobReport] = queue.Queue()
         self._pool = ThreadPoolExecutor(TELESCOPE_WORKERS, thread_name_prefix="telescope")
         self._thread: threading.Thread | None = None
+        bind = sessions.kw.get("bind")
+        self._checkpointer = WalCheckpointer(bind) if bind is not None and hasattr(bind, "dialect") else None
         self._in_flight = 0
         self._lock = threading.Lock()
         self.processed = 0
@@ -80,6 +121,9 @@ class PipelineRunner:
         self._queue.put(_Wake())
 
     def start(self) -> None:
+        prepare_long_running_process()
+        if self._checkpointer is not None:
+            self._checkpointer.start()
         self._thread = threading.Thread(target=self._run, name="pipeline", daemon=True)
         self._thread.start()
         self.notify()
@@ -90,6 +134,8 @@ class PipelineRunner:
         if self._thread is not None:
             self._thread.join(timeout_s)
         self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
 
     @property
     def telescope_jobs_in_flight(self) -> int:
@@ -122,36 +168,108 @@ class PipelineRunner:
     def _drain_inbox(self) -> None:
         last = 0
         while True:
-            ids = unprocessed_inbox_ids(self._sessions, after_id=last, limit=500)
-            if not ids:
+            items = unprocessed_inbox_items(self._sessions, after_id=last, limit=DRAIN_BATCH)
+            if not items:
                 return
-            for inbox_id in ids:
-                self._emit(self._processor.process(inbox_id))
+            for item in items:
+                self._emit(self._processor.process(item.inbox_id, item))
                 self.processed += 1
-                last = inbox_id
+                last = item.inbox_id
                 self._record_reports(block=False)
+            if len(items) < DRAIN_BATCH:
+                return  # rows committed meanwhile come with their own wake (or the idle scan)
 
-    def _record_reports(self, *, block: bool) -> None:
-        """Record any telescope reports waiting (non-blocking) without losing other queue items."""
+    def _record_reports(self, *, block: bool, first: JobReport | None = None) -> None:
+        """Record any telescope reports waiting (non-blocking) without losing other queue items; all that are
+        waiting (after ``first``) go in one transaction."""
         pending: list[_Wake | _Stop] = []
+        reports: list[JobReport] = [first] if first is not None else []
         while True:
             try:
                 item = self._queue.get(block=block, timeout=0.0 if not block else None)
             except queue.Empty:
                 break
             if isinstance(item, JobReport):
-                self._record(item)
+                reports.append(item)
             else:
                 pending.append(item)
             block = False
+        self._record(*reports)
         for item in pending:
             self._queue.put(item)
 
-    def _record(self, report: JobReport) -> None:
-        try:
-            self._emit(self._processor.record(report))
-        except Exception:
-            log.exception("recording a telescope report failed (decision %s)", report.job.decision_id)
+    def _record(self, *reports: JobReport) -> None:
+        """Record reports in one transaction; if that fails, each alone (one bad report fails only itself)."""
+        if not reports:
+            return
+        if len(reports) > 1:
+            try:
+                results = self._processor.record_many(reports)
+            except Exception:
+                log.exception("recording %d telescope reports together failed; recording each alone", len(reports))
+            else:
+                for result in results:
+                    self._emit(result)
+                return
+        for report in reports:
+            try:
+                self._emit(self._processor.record(report))
+            except Exception as exc:
+                problem = storage_unavailable(exc)
+                if problem is None:
+                    log.exception("recording a telescope report failed (decision %s)", report.job.decision_id)
+                    continue
+                self._unrecorded.append(report)  # the telescope answered: kept until it can be written
+                self._storage_failed(problem)
+
+    def _record_unrecorded(self) -> None:
+        reports, self._unrecorded = self._unrecorded, []
+        for report in reports:
+            self._record(report)
+        if self._unrecorded:
+            raise _StorageStillUnavailableError
+
+    def _storage_failed(self, problem: str) -> None:
+        if self._storage_problem is None:
+            log.error(
+                "database unavailable (%s): packets wait in the inbox, telescope answers in memory; "
+                "retrying every %.1f-%.0f s",
+                problem,
+                STORAGE_RETRY_FIRST_S,
+                STORAGE_RETRY_MAX_S,
+            )
+            self._notify_storage(problem)
+        self._storage_problem = problem
+
+    def _storage_ok(self) -> None:
+        self._storage_retry_s = STORAGE_RETRY_FIRST_S
+        if self._storage_problem is not None:
+            log.warning("database available again (was: %s): processing what waited", self._storage_problem)
+            self._storage_problem = None
+            self._notify_storage(None)
+
+    def _notify_storage(self, problem: str | None) -> None:
+        if self._on_storage is not None:
+            try:
+                self._on_storage(problem)
+            except Exception:
+                log.exception("storage status callback failed")
+
+    def _pause_for_storage(self) -> bool:
+        """Wait before the next attempt (keeping telescope reports that arrive); True when told to stop."""
+        deadline = time.monotonic() + self._storage_retry_s
+        self._storage_retry_s = min(self._storage_retry_s * 2, STORAGE_RETRY_MAX_S)
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                item = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                break
+            if isinstance(item, _Stop):
+                self._finish_in_flight()
+                return True
+            if isinstance(item, JobReport):
+                self._unrecorded.append(item)
+        return False
 
     def _run_overrides(self) -> None:
         if self._overrides is None:
@@ -168,20 +286,48 @@ class PipelineRunner:
 
     def _run(self) -> None:
         while True:
+            passed_at = time.monotonic()
             try:
+                self._record_unrecorded()
                 self._drain_inbox()
                 self._run_overrides()
-            except Exception:
-                log.exception("pipeline pass failed; continuing")
-            try:
-                item = self._queue.get(timeout=IDLE_SCAN_S)
-            except queue.Empty:
+                self._storage_ok()
+            except _StorageStillUnavailableError:
+                if self._pause_for_storage():
+                    return
                 continue
+            except Exception as exc:
+                problem = storage_unavailable(exc)
+                if problem is None:
+                    log.exception("pipeline pass failed; continuing")
+                else:  # not the packets' fault: they stay new and are processed once it can be written
+                    self._storage_failed(problem)
+                    if self._pause_for_storage():
+                        return
+                    continue
+            if self._wait_for_work(passed_at):
+                return
+
+    def _wait_for_work(self, passed_at: float) -> bool:
+        """Wait until a pass is due: new inbox rows (a wake) or ``IDLE_SCAN_S`` after the last pass. Telescope
+        reports arriving meanwhile are recorded without a pass (they add no inbox rows; the next pass still
+        comes within ``IDLE_SCAN_S``). True when told to stop."""
+        while True:
+            remaining = passed_at + IDLE_SCAN_S - time.monotonic()
+            if remaining <= 0:
+                return False  # a pass is due (waiting reports are recorded after it)
+            try:
+                item = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                return False
             if isinstance(item, _Stop):
                 self._finish_in_flight()
-                return
-            if isinstance(item, JobReport):
-                self._record(item)
+                return True
+            if not isinstance(item, JobReport):
+                return False
+            self._record_reports(block=False, first=item)  # with any other report already waiting
+            if self._unrecorded:
+                return False  # the database failed: the pass retries them, with its pauses
 
     def _finish_in_flight(self, timeout_s: float = 20.0) -> None:
         """Record reports of jobs still running so a clean stop leaves no decision half-written."""
@@ -190,10 +336,20 @@ class PipelineRunner:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 log.warning("stopping with %d telescope requests unanswered", self.telescope_jobs_in_flight)
-                return
+                break
             try:
                 item = self._queue.get(timeout=min(remaining, 0.2))
             except queue.Empty:
                 continue
             if isinstance(item, JobReport):
                 self._record(item)
+        try:
+            self._record_unrecorded()
+        except _StorageStillUnavailableError:
+            for report in self._unrecorded:
+                log.error(
+                    "stopping with the telescope answer for decision %s not written (%s): %s",
+                    report.job.decision_id,
+                    self._storage_problem,
+                    "; ".join(f"{'ok' if r.ok else 'failed'}: {r.message}" for r in report.results) or "no requests",
+                )

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from tracet_gui.core.vocabulary import Decision, LogKind
+from tracet_gui.storage.fastpath import execute, expire_loaded, table_of, update_by_id
 from tracet_gui.storage.schema import (
     DecisionLogRow,
+    EventGroupRow,
     ObservationRow,
     OperatorActionRow,
     ProposalDecisionRow,
@@ -41,20 +44,31 @@ class LogEntry:
     event_id: int | None
 
 
+_DECISION = table_of(ProposalDecisionRow)
+_LOG = table_of(DecisionLogRow)
+_OBSERVATION = table_of(ObservationRow)
+_DECISIONS_OF_GROUP = select(_DECISION).where(_DECISION.c.group_id == bindparam("group_id"))
+_OBSERVED_IN_GROUP = (
+    select(_OBSERVATION.c.decision_id)
+    .join(_DECISION, _DECISION.c.id == _OBSERVATION.c.decision_id)
+    .where(_DECISION.c.group_id == bindparam("group_id"), _OBSERVATION.c.ok.is_(True))
+)
+_INSERT_DECISIONS = insert(_DECISION).returning(_DECISION.c.id, _DECISION.c.group_id, _DECISION.c.proposal_pk)
+_INSERT_LOG = insert(_LOG)
+_INSERT_OBSERVATIONS = insert(_OBSERVATION).returning(_OBSERVATION.c.id, sort_by_parameter_order=True)
+
+
 def decisions_for_group(session: Session, group_id: int) -> dict[int, StoredDecision]:
     """Decisions of a group keyed by proposal pk."""
-    rows = session.scalars(select(ProposalDecisionRow).where(ProposalDecisionRow.group_id == group_id)).all()
-    observed = set(
-        session.scalars(
-            select(ObservationRow.decision_id).where(
-                ObservationRow.decision_id.in_([r.id for r in rows]), ObservationRow.ok.is_(True)
-            )
-        )
-    )
+    rows = execute(session, _DECISIONS_OF_GROUP, {"group_id": group_id}).all()
+    if not rows:
+        return {}
+    observed = set(execute(session, _OBSERVED_IN_GROUP, {"group_id": group_id}).scalars())
     return {row.proposal_pk: _decision(row, row.id in observed) for row in rows}
 
 
-def _decision(row: ProposalDecisionRow, has_observed: bool) -> StoredDecision:
+def _decision(row: Any, has_observed: bool) -> StoredDecision:
+    """From a ``ProposalDecisionRow`` or a Core row of its table (same attribute names)."""
     pointings = tuple((float(p[0]), float(p[1])) for p in (row.subarray_pointings or []))
     return StoredDecision(
         row.id,
@@ -126,6 +140,137 @@ def add_log_entries(session: Session, decision_id: int | None, group_id: int | N
     )
 
 
+@dataclass(frozen=True, slots=True)
+class DecisionWrite:
+    """One ``save_decision`` call, for :func:`save_decisions`."""
+
+    decision_id: int | None
+    group_id: int
+    proposal_pk: int
+    decision: Decision
+    now: datetime
+    event_id: int | None
+    ra_deg: float | None
+    dec_deg: float | None
+    pos_error_deg: float | None
+    duration_s: float | None
+    subarray_pointings: tuple[tuple[float, float], ...] | None = None
+    needs_attention: bool | None = None
+
+
+def save_decisions(session: Session, writes: Sequence[DecisionWrite]) -> list[int]:
+    """``save_decision`` for each write, in order, as few statements (one INSERT for every new decision,
+    one UPDATE per distinct set of changed columns) instead of one ORM flush each. Returns the ids."""
+    session.flush()  # anything the ORM still holds is written first, as with save_decision's flush
+    ids: list[int | None] = [w.decision_id for w in writes]
+    # New decisions in their order; consecutive rows with the same columns go in one INSERT (a column the ORM
+    # would not have set, such as absent sub-array pointings, is left out so it stays SQL NULL).
+    run: list[tuple[int, dict[str, Any]]] = []
+    for n, w in enumerate(writes):
+        if w.decision_id is not None:
+            continue
+        values = _decision_values(w)
+        values.update(group_id=w.group_id, proposal_pk=w.proposal_pk, created_utc=w.now)
+        values.setdefault("needs_attention", False)
+        if run and tuple(run[-1][1]) != tuple(values):
+            _insert_decisions(session, run, ids)
+            run = []
+        run.append((n, values))
+    if run:
+        _insert_decisions(session, run, ids)
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for w in writes:
+        if w.decision_id is not None:
+            values = _decision_values(w)
+            by_columns.setdefault(tuple(values), []).append({"b_id": w.decision_id, **values})
+    for columns, params in by_columns.items():
+        execute(session, update_by_id(_DECISION, columns), params)
+        for p in params:
+            expire_loaded(session, ProposalDecisionRow, p["b_id"])
+    return [int(i) for i in ids if i is not None]
+
+
+def _insert_decisions(session: Session, run: list[tuple[int, dict[str, Any]]], ids: list[int | None]) -> None:
+    # One multi-row INSERT; the new ids are matched to the rows by (group, proposal), unique in this table.
+    inserted = execute(session, _INSERT_DECISIONS, [values for _, values in run])
+    by_key = {(row.group_id, row.proposal_pk): int(row.id) for row in inserted}
+    for n, values in run:
+        ids[n] = by_key[(values["group_id"], values["proposal_pk"])]
+
+
+def _decision_values(w: DecisionWrite) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "decision": w.decision.value,
+        "updated_utc": w.now,
+        "last_event_id": w.event_id,
+        "ra_deg": w.ra_deg,
+        "dec_deg": w.dec_deg,
+        "pos_error_deg": w.pos_error_deg,
+        "duration_s": w.duration_s,
+    }
+    if w.subarray_pointings is not None:
+        values["subarray_pointings"] = [list(p) for p in w.subarray_pointings]
+    if w.needs_attention is not None:
+        values["needs_attention"] = w.needs_attention
+    return values
+
+
+def insert_log_entries(session: Session, entries: Sequence[tuple[int | None, int | None, LogEntry]]) -> None:
+    """``add_log_entries`` for several decisions at once: (decision_id, group_id, entry), one INSERT, in order."""
+    if not entries:
+        return
+    execute(
+        session,
+        _INSERT_LOG,
+        [
+            {
+                "decision_id": decision_id,
+                "group_id": group_id,
+                "event_id": e.event_id,
+                "at_utc": e.at_utc,
+                "kind": e.kind.value,
+                "text": e.text,
+            }
+            for decision_id, group_id, e in entries
+        ],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationWrite:
+    """One ``add_observation`` call, for :func:`insert_observations`."""
+
+    decision_id: int | None
+    event_id: int | None
+    telescope: str
+    kind: str
+    pretend: bool
+    reason: str | None
+    request: dict[str, Any]
+    requested_utc: datetime
+
+
+def insert_observations(session: Session, writes: Sequence[ObservationWrite]) -> list[int]:
+    """``add_observation`` for each write as one INSERT; the new ids in order."""
+    if not writes:
+        return []
+    rows = [
+        {
+            "decision_id": w.decision_id,
+            "event_id": w.event_id,
+            "telescope": w.telescope,
+            "kind": w.kind,
+            "pretend": w.pretend,
+            "reason": w.reason,
+            "request": w.request,
+            "requested_utc": w.requested_utc,
+        }
+        for w in writes
+    ]
+    inserted = execute(session, _INSERT_OBSERVATIONS, rows)
+    return [int(r[0]) for r in inserted]
+
+
 def decision_log(session: Session, decision_id: int) -> list[LogEntry]:
     rows = session.scalars(
         select(DecisionLogRow).where(DecisionLogRow.decision_id == decision_id).order_by(DecisionLogRow.id)
@@ -176,6 +321,74 @@ def record_observation_result(
     if response is not None and isinstance(response.get("pretend"), bool):
         row.pretend = response["pretend"]  # what was really sent (unarmed: always pretend)
     row.trigger_id, row.website_link, row.responded_utc = trigger_id, website_link, responded_utc
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationResult:
+    """One ``record_observation_result`` call, for :func:`record_observation_results`."""
+
+    observation_id: int
+    ok: bool
+    response: dict[str, Any] | None
+    error: str | None
+    trigger_id: str | None
+    website_link: str | None
+    responded_utc: datetime
+
+
+def record_observation_results(session: Session, results: Sequence[ObservationResult]) -> None:
+    """``record_observation_result`` for each result, as UPDATE statements without loading the rows."""
+    session.flush()
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for r in results:
+        values: dict[str, Any] = {
+            "ok": r.ok,
+            "response": r.response,
+            "error": r.error,
+            "trigger_id": r.trigger_id,
+            "website_link": r.website_link,
+            "responded_utc": r.responded_utc,
+        }
+        if r.response is not None and isinstance(r.response.get("pretend"), bool):
+            values["pretend"] = r.response["pretend"]  # what was really sent (unarmed: always pretend)
+        by_columns.setdefault(tuple(values), []).append({"b_id": r.observation_id, **values})
+    for columns, params in by_columns.items():
+        execute(session, update_by_id(_OBSERVATION, columns), params)
+        for p in params:
+            expire_loaded(session, ObservationRow, p["b_id"])
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionHead:
+    """What a telescope report needs of its decision: proposal, current decision, the group's trig_id."""
+
+    decision_id: int
+    proposal_pk: int
+    decision: Decision
+    trig_id: str
+
+
+_DECISION_HEAD = (
+    select(_DECISION.c.proposal_pk, _DECISION.c.decision, EventGroupRow.__table__.c.trig_id)
+    .join(EventGroupRow.__table__, EventGroupRow.__table__.c.id == _DECISION.c.group_id)
+    .where(_DECISION.c.id == bindparam("decision_id"))
+)
+
+
+def decision_head(session: Session, decision_id: int) -> DecisionHead:
+    row = execute(session, _DECISION_HEAD, {"decision_id": decision_id}).one()
+    return DecisionHead(decision_id, row.proposal_pk, Decision(row.decision), row.trig_id)
+
+
+def set_decision(session: Session, decision_id: int, decision: Decision, now: datetime, event_id: int | None) -> None:
+    """Change only the decision (``save_decision`` with every other value as stored), one UPDATE."""
+    session.flush()
+    execute(
+        session,
+        update_by_id(_DECISION, ("decision", "updated_utc", "last_event_id")),
+        {"b_id": decision_id, "decision": decision.value, "updated_utc": now, "last_event_id": event_id},
+    )
+    expire_loaded(session, ProposalDecisionRow, decision_id)
 
 
 def record_operator_action(

@@ -7,17 +7,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracet_gui.core.grouping import GroupState
 from tracet_gui.core.records import ParsedEvent
 from tracet_gui.core.vocabulary import SourceType
+from tracet_gui.storage.fastpath import execute, expire_loaded, table_of, update_by_id
 from tracet_gui.storage.schema import EventGroupRow, EventRow
 
 _EVENT_FIELDS = [f.name for f in dataclasses.fields(ParsedEvent)]
 _COLUMN_FIELDS = [name for name in _EVENT_FIELDS if name in EventRow.__table__.columns]
 _EXTRA_FIELDS = [name for name in _EVENT_FIELDS if name not in EventRow.__table__.columns]
+_GROUP_FIELDS = [f.name for f in dataclasses.fields(GroupState)]
+_EVENT_TABLE = table_of(EventRow)
+_GROUP_TABLE = table_of(EventGroupRow)
+_INSERT_EVENT = insert(_EVENT_TABLE).returning(_EVENT_TABLE.c.id)
+_INSERT_GROUP = insert(_GROUP_TABLE).returning(_GROUP_TABLE.c.id)
+_GROUP_BY_TRIG_ID = select(_GROUP_TABLE).where(_GROUP_TABLE.c.trig_id == bindparam("trig_id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,16 +44,57 @@ class StoredGroup:
     state: GroupState
 
 
-def add_event(session: Session, inbox_id: int, event: ParsedEvent, received_utc: datetime) -> int:
+def _event_values(inbox_id: int, event: ParsedEvent, received_utc: datetime) -> dict[str, Any]:
     values: dict[str, Any] = {name: getattr(event, name) for name in _COLUMN_FIELDS}
     if event.source_type is not None:
         values["source_type"] = event.source_type.value
     extra = {name: getattr(event, name) for name in _EXTRA_FIELDS}
     extra["warnings"] = list(event.warnings)
-    row = EventRow(inbox_id=inbox_id, received_utc=received_utc, stream=event.stream, extra=extra, **values)
+    values.update(inbox_id=inbox_id, received_utc=received_utc, stream=event.stream, extra=extra)
+    return values
+
+
+def add_event(session: Session, inbox_id: int, event: ParsedEvent, received_utc: datetime) -> int:
+    row = EventRow(**_event_values(inbox_id, event, received_utc))
     session.add(row)
     session.flush()
     return row.id
+
+
+def insert_event(
+    session: Session, inbox_id: int, event: ParsedEvent, received_utc: datetime, group_id: int | None
+) -> int:
+    """``add_event`` (already in its group when ``group_id`` is known) as one INSERT, without the ORM."""
+    values = _event_values(inbox_id, event, received_utc)
+    values["group_id"] = group_id
+    return int(execute(session, _INSERT_EVENT, values).scalar_one())
+
+
+def set_event_group(session: Session, event_id: int, group_id: int) -> None:
+    """``link_event`` as one UPDATE (for an event written with ``insert_event``)."""
+    execute(session, update_by_id(_EVENT_TABLE, ("group_id",)), {"b_id": event_id, "group_id": group_id})
+    expire_loaded(session, EventRow, event_id)
+
+
+def _group_values(state: GroupState, needs_attention: bool | None) -> dict[str, Any]:
+    values: dict[str, Any] = {name: getattr(state, name) for name in _GROUP_FIELDS}
+    values["source_type"] = state.source_type.value if state.source_type else None
+    if needs_attention is not None:
+        values["needs_attention"] = needs_attention
+    return values
+
+
+def insert_group(session: Session, state: GroupState, *, needs_attention: bool = False) -> int:
+    """A new group as one INSERT (``save_group`` without the ORM)."""
+    values = _group_values(state, needs_attention)
+    return int(execute(session, _INSERT_GROUP, values).scalar_one())
+
+
+def update_group(session: Session, group_id: int, state: GroupState, *, needs_attention: bool | None = None) -> None:
+    """A group's new state as one UPDATE; ``needs_attention`` None leaves the flag as it is."""
+    values = _group_values(state, needs_attention)
+    execute(session, update_by_id(_GROUP_TABLE, tuple(values)), {"b_id": group_id, **values})
+    expire_loaded(session, EventGroupRow, group_id)
 
 
 def _event_from_row(row: EventRow) -> StoredEvent:
@@ -61,7 +109,7 @@ def _event_from_row(row: EventRow) -> StoredEvent:
 
 
 def load_group(session: Session, trig_id: str) -> StoredGroup | None:
-    row = session.scalar(select(EventGroupRow).where(EventGroupRow.trig_id == trig_id))
+    row = execute(session, _GROUP_BY_TRIG_ID, {"trig_id": trig_id}).first()
     return None if row is None else StoredGroup(row.id, _group_state(row))
 
 
@@ -69,7 +117,8 @@ def get_group(session: Session, group_id: int) -> StoredGroup:
     return StoredGroup(group_id, _group_state(session.get_one(EventGroupRow, group_id)))
 
 
-def _group_state(row: EventGroupRow) -> GroupState:
+def _group_state(row: Any) -> GroupState:
+    """From an ``EventGroupRow`` or a Core row of the ``event_group`` table (same attribute names)."""
     return GroupState(
         trig_id=row.trig_id,
         first_received_utc=row.first_received_utc,

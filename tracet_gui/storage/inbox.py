@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracet_gui.core.vocabulary import Channel, InboxStatus
+from tracet_gui.storage.fastpath import expire_loaded, table_of, update_by_id
 from tracet_gui.storage.schema import InboxRow
 
 
@@ -32,6 +34,19 @@ class InboxItem:
     status: InboxStatus
 
 
+@dataclass(frozen=True, slots=True)
+class RawPacket:
+    """One packet to store: its bytes exactly as received, and where and when it came from."""
+
+    raw: bytes
+    channel: Channel
+    ivorn: str | None
+    peer: str | None = None
+    topic: str | None = None
+    received_utc: datetime | None = None
+    """When it arrived; None: when it is stored."""
+
+
 def store_raw_packet(
     sessions: sessionmaker[Session],
     raw: bytes,
@@ -46,50 +61,149 @@ def store_raw_packet(
 
     A duplicate is not stored again; the original row records that (and from where) it came again.
     """
-    received = received_utc or datetime.now(UTC)
-    digest = hashlib.sha256(raw).hexdigest()
-    ivorn = _fitting(ivorn, InboxRow.ivorn, truncate=False)
-    peer = _fitting(peer, InboxRow.peer, truncate=True)
-    topic = _fitting(topic, InboxRow.topic, truncate=True)
-    with sessions() as session:
-        existing = _find_duplicate(session, digest, ivorn)
-        if existing is not None and ivorn is not None and _failed_other_bytes(session, existing, digest):
-            # The earlier packet with this IVORN could not be read (truncated, malformed): this one may be the
-            # good copy, so it is kept and processed. Its IVORN stays on the failed row (the column is unique).
-            existing, ivorn = None, None
+    return store_raw_packets(sessions, [RawPacket(raw, channel, ivorn, peer, topic, received_utc)])[0]
+
+
+def store_raw_packets(sessions: sessionmaker[Session], packets: Sequence[RawPacket]) -> list[StoredPacket]:
+    """Commit ``packets`` to the inbox in one transaction (one durable commit for all: group commit).
+
+    Each is handled as :func:`store_raw_packet` would, in order: stored unless the same bytes or IVORN are
+    already in the inbox or earlier in ``packets``, else counted on the original row as a duplicate. All or
+    nothing: when this returns every packet is committed, when it raises none is.
+    """
+    now = datetime.now(UTC)
+    pending = [
+        _Pending(
+            p.raw,
+            p.channel.value,
+            hashlib.sha256(p.raw).hexdigest(),
+            _fitting(p.ivorn, InboxRow.ivorn, truncate=False),
+            _fitting(p.peer, InboxRow.peer, truncate=True),
+            _fitting(p.topic, InboxRow.topic, truncate=True),
+            p.received_utc or now,
+        )
+        for p in packets
+    ]
+    # A race lost to a concurrent writer storing some of the same packets leaves one of them committed by the
+    # other: it is a known duplicate on the next attempt, so every packet can lose that race at most once.
+    attempts = len(pending) + 1
+    for attempt in range(1, attempts + 1):
+        with sessions() as session:
+            try:
+                stored = _store_in(session, pending)
+                session.commit()
+                return stored
+            except DBAPIError as exc:
+                session.rollback()
+                if not _lost_a_race(exc) or attempt == attempts:
+                    raise
+    raise AssertionError("unreachable")
+
+
+def _lost_a_race(exc: DBAPIError) -> bool:
+    """A concurrent writer committed one of the same packets first (unique constraint), or the server rolled
+    this transaction back to end a deadlock with it (PostgreSQL, SQLSTATE class 40: the two inserted the same
+    packets in different orders)."""
+    if isinstance(exc, IntegrityError):
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith("40")
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    raw: bytes
+    channel: str
+    sha256: str
+    ivorn: str | None
+    peer: str | None
+    topic: str | None
+    received_utc: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """An inbox row a packet may duplicate: already committed (its id) or added in this transaction."""
+
+    row: int | InboxRow
+    status: str
+
+    @property
+    def inbox_id(self) -> int:
+        return self.row if isinstance(self.row, int) else self.row.id
+
+
+def _store_in(session: Session, pending: Sequence[_Pending]) -> list[StoredPacket]:
+    by_sha256, by_ivorn = _known_rows(session, pending)
+    outcome: list[tuple[_Known, bool]] = []
+    for p in pending:
+        ivorn = p.ivorn
+        existing = by_sha256.get(p.sha256)
+        if existing is None and ivorn is not None:
+            existing = by_ivorn.get(ivorn)
+            if existing is not None and existing.status == InboxStatus.FAILED.value:
+                # The earlier packet with this IVORN could not be read (truncated, malformed): this one may be the
+                # good copy, so it is kept and processed. Its IVORN stays on the failed row (the column is unique).
+                existing, ivorn = None, None
         if existing is None:
             row = InboxRow(
-                received_utc=received,
-                channel=channel.value,
-                peer=peer,
-                topic=topic,
+                received_utc=p.received_utc,
+                channel=p.channel,
+                peer=p.peer,
+                topic=p.topic,
                 ivorn=ivorn,
-                sha256=digest,
-                size_bytes=len(raw),
-                raw=raw,
+                sha256=p.sha256,
+                size_bytes=len(p.raw),
+                raw=p.raw,
                 status=InboxStatus.NEW.value,
                 duplicate_count=0,
             )
             session.add(row)
-            try:
-                session.commit()
-                return StoredPacket(row.id, duplicate=False)
-            except IntegrityError:
-                session.rollback()  # a concurrent writer stored the same packet first
-                existing = _find_duplicate(session, digest, ivorn)
-                if existing is None:
-                    raise
-        session.execute(
-            update(InboxRow)
-            .where(InboxRow.id == existing)
-            .values(
-                duplicate_count=InboxRow.duplicate_count + 1,
-                last_duplicate_utc=received,
-                last_duplicate_channel=channel.value,
+            known = by_sha256[p.sha256] = _Known(row, InboxStatus.NEW.value)
+            if ivorn is not None:
+                by_ivorn[ivorn] = known
+            outcome.append((known, False))
+        else:
+            outcome.append((existing, True))
+    session.flush()  # the new rows' ids
+    for (known, duplicate), p in zip(outcome, pending, strict=True):
+        if duplicate:
+            session.execute(
+                update(InboxRow)
+                .where(InboxRow.id == known.inbox_id)
+                .values(
+                    duplicate_count=InboxRow.duplicate_count + 1,
+                    last_duplicate_utc=p.received_utc,
+                    last_duplicate_channel=p.channel,
+                )
             )
-        )
-        session.commit()
-        return StoredPacket(existing, duplicate=True)
+    return [StoredPacket(known.inbox_id, duplicate) for known, duplicate in outcome]
+
+
+_KNOWN = select(
+    InboxRow.__table__.c.id, InboxRow.__table__.c.sha256, InboxRow.__table__.c.ivorn, InboxRow.__table__.c.status
+).where(
+    or_(
+        InboxRow.__table__.c.sha256.in_(bindparam("sha256s", expanding=True)),
+        InboxRow.__table__.c.ivorn.in_(bindparam("ivorns", expanding=True)),
+    )
+)
+
+
+def _known_rows(session: Session, pending: Sequence[_Pending]) -> tuple[dict[str, _Known], dict[str, _Known]]:
+    """Rows already in the inbox with the bytes (sha256) or the IVORN of any of ``pending``, by each key."""
+    sha256s = sorted({p.sha256 for p in pending})
+    ivorns = sorted({p.ivorn for p in pending if p.ivorn is not None})
+    # Built once, run on the connection (Core): this is on the path of every ACK (see storage/fastpath.py).
+    rows = session.connection().execute(_KNOWN, {"sha256s": sha256s, "ivorns": ivorns}).all()
+    by_sha256: dict[str, _Known] = {}
+    by_ivorn: dict[str, _Known] = {}
+    for row in rows:
+        known = _Known(row.id, row.status)
+        by_sha256[row.sha256] = known
+        if row.ivorn is not None:
+            by_ivorn[row.ivorn] = known
+    return by_sha256, by_ivorn
 
 
 def _fitting(value: str | None, column: Any, *, truncate: bool) -> str | None:
@@ -108,48 +222,91 @@ def _fitting(value: str | None, column: Any, *, truncate: bool) -> str | None:
     return value
 
 
-def _failed_other_bytes(session: Session, inbox_id: int, digest: str) -> bool:
-    row = session.execute(select(InboxRow.status, InboxRow.sha256).where(InboxRow.id == inbox_id)).one()
-    return bool(row.status == InboxStatus.FAILED.value and row.sha256 != digest)
-
-
-def _find_duplicate(session: Session, digest: str, ivorn: str | None) -> int | None:
-    found = session.scalar(select(InboxRow.id).where(InboxRow.sha256 == digest))
-    if found is None and ivorn is not None:
-        found = session.scalar(select(InboxRow.id).where(InboxRow.ivorn == ivorn))
-    return found
-
-
 def unprocessed_inbox_ids(sessions: sessionmaker[Session], after_id: int = 0, limit: int = 1000) -> list[int]:
     """Ids of inbox rows still ``new``, in arrival order."""
     with sessions() as session:
-        return list(
-            session.scalars(
-                select(InboxRow.id)
-                .where(InboxRow.status == InboxStatus.NEW.value, InboxRow.id > after_id)
-                .order_by(InboxRow.id)
-                .limit(limit)
-            )
-        )
+        return list(session.connection().execute(_UNPROCESSED, {"after_id": after_id, "limit": limit}).scalars())
 
 
-def load_inbox_item(session: Session, inbox_id: int) -> InboxItem:
-    row = session.get_one(InboxRow, inbox_id)
+_UNPROCESSED = (
+    select(InboxRow.__table__.c.id)
+    .where(InboxRow.__table__.c.status == InboxStatus.NEW.value, InboxRow.__table__.c.id > bindparam("after_id"))
+    .order_by(InboxRow.__table__.c.id)
+    .limit(bindparam("limit"))
+)
+
+
+# Built once and run on the session's connection (Core): the pipeline reads and marks a row per packet, and the
+# ORM's get/synchronised UPDATE cost several times more (see storage/fastpath.py).
+_ITEM_COLUMNS = (
+    InboxRow.__table__.c.id,
+    InboxRow.__table__.c.raw,
+    InboxRow.__table__.c.channel,
+    InboxRow.__table__.c.received_utc,
+    InboxRow.__table__.c.status,
+)
+_INBOX_ITEM = select(*_ITEM_COLUMNS).where(InboxRow.__table__.c.id == bindparam("inbox_id"))
+_UNPROCESSED_ITEMS = (
+    select(*_ITEM_COLUMNS)
+    .where(InboxRow.__table__.c.status == InboxStatus.NEW.value, InboxRow.__table__.c.id > bindparam("after_id"))
+    .order_by(InboxRow.__table__.c.id)
+    .limit(bindparam("limit"))
+)
+
+
+_MARK_IF = (
+    update(table_of(InboxRow))
+    .where(InboxRow.__table__.c.id == bindparam("b_id"), InboxRow.__table__.c.status == bindparam("b_only_if"))
+    .values(status=bindparam("status"), error=bindparam("error"), processed_utc=bindparam("processed_utc"))
+)
+
+
+def _item(row: Any) -> InboxItem:
     return InboxItem(row.id, row.raw, Channel(row.channel), row.received_utc, InboxStatus(row.status))
 
 
+def load_inbox_item(session: Session, inbox_id: int) -> InboxItem:
+    return _item(session.connection().execute(_INBOX_ITEM, {"inbox_id": inbox_id}).one())
+
+
+def unprocessed_inbox_items(sessions: sessionmaker[Session], after_id: int = 0, limit: int = 16) -> list[InboxItem]:
+    """Inbox rows still ``new`` (raw bytes included), in arrival order: ``unprocessed_inbox_ids`` and
+    ``load_inbox_item`` in one query, for the pipeline."""
+    with sessions() as session:
+        rows = session.connection().execute(_UNPROCESSED_ITEMS, {"after_id": after_id, "limit": limit})
+        return [_item(row) for row in rows]
+
+
 def mark_inbox(
-    session: Session, inbox_id: int, status: InboxStatus, error: str | None = None, at_utc: datetime | None = None
-) -> None:
-    session.execute(
-        update(InboxRow)
-        .where(InboxRow.id == inbox_id)
-        .values(status=status.value, error=error, processed_utc=at_utc or datetime.now(UTC))
-    )
+    session: Session,
+    inbox_id: int,
+    status: InboxStatus,
+    error: str | None = None,
+    at_utc: datetime | None = None,
+    *,
+    only_if: InboxStatus | None = None,
+) -> bool:
+    """Set a row's status; with ``only_if``, only while the row still has that status. True when it was set."""
+    values = {"status": status.value, "error": error, "processed_utc": at_utc or datetime.now(UTC)}
+    if only_if is None:
+        session.connection().execute(update_by_id(table_of(InboxRow), tuple(values)), {"b_id": inbox_id, **values})
+        matched = True
+    else:
+        result = session.connection().execute(_MARK_IF, {"b_id": inbox_id, "b_only_if": only_if.value, **values})
+        matched = bool(result.rowcount)
+    expire_loaded(session, InboxRow, inbox_id)
+    return matched
 
 
 def mark_inbox_failed(sessions: sessionmaker[Session], inbox_id: int, error: str) -> None:
-    """Record a failure in its own transaction (used after the processing transaction rolled back)."""
+    """Record a failure in its own transaction (used after the processing transaction rolled back).
+
+    Only a row still ``new`` is marked: one that another processor finished meanwhile keeps its result.
+    """
     with sessions() as session:
-        mark_inbox(session, inbox_id, InboxStatus.FAILED, error)
+        session.execute(
+            update(InboxRow)
+            .where(InboxRow.id == inbox_id, InboxRow.status == InboxStatus.NEW.value)
+            .values(status=InboxStatus.FAILED.value, error=error, processed_utc=datetime.now(UTC))
+        )
         session.commit()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from tracet_gui.core.proposal import PROPOSAL_FIELDS, ProposalSettings
@@ -50,6 +51,36 @@ def list_proposals(session: Session, *, active_only: bool = False) -> list[Store
     if active_only:
         query = query.where(ProposalRow.active.is_(True))
     return [_stored(row) for row in session.scalars(query)]
+
+
+_ACTIVE_PROPOSAL_ROWS = (
+    select(ProposalRow.id, ProposalRow.version, cast(ProposalRow.settings, Text))
+    .where(ProposalRow.active.is_(True))
+    .order_by(ProposalRow.priority, ProposalRow.proposal_id)
+)
+
+
+class ActiveProposals:
+    """``list_proposals(session, active_only=True)`` for the pipeline, which asks for every packet: one small
+    query each time (so any change is seen at once), but a proposal's settings are rebuilt only when its
+    stored row (pk, version, settings text) differs from the last call."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[int, int, str], StoredProposal] = {}
+
+    def __call__(self, session: Session) -> list[StoredProposal]:
+        rows = session.connection().execute(_ACTIVE_PROPOSAL_ROWS)
+        known: dict[tuple[int, int, str], StoredProposal] = {}
+        out: list[StoredProposal] = []
+        for pk, version, text in rows:
+            key = (pk, version, text)
+            stored = self._known.get(key)
+            if stored is None:
+                stored = StoredProposal(pk, version, settings_from_json(json.loads(text)))
+            known[key] = stored
+            out.append(stored)
+        self._known = known
+        return out
 
 
 def get_proposal(session: Session, pk: int) -> StoredProposal:
