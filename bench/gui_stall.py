@@ -133,9 +133,9 @@ def main() -> None:
     parser.add_argument(
         "--engine",
         choices=("embedded", "headless"),
-        default="embedded",
-        help="embedded: the engine in the GUI process (`tracet-gui run`); headless: `tracet-gui headless` in its "
-        "own process on the same SQLite file, the console a viewer",
+        default="headless",
+        help="headless (default, as `tracet-gui run` runs it): `tracet-gui headless` in its own process on the same "
+        "SQLite file, the console a viewer; embedded: the engine in the GUI process",
     )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "gui_stall.json"))
     args = parser.parse_args()
