@@ -8,7 +8,6 @@ stored, then stops it. Everything stored is processed, now or at the next start.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -21,6 +20,7 @@ from tracet_gui.core.clock import Clock, SystemClock
 from tracet_gui.core.sending import AcceptingRecorder, RequestSender, SendResult
 from tracet_gui.core.streams import DEFAULT_INTERESTING_STREAMS
 from tracet_gui.core.vocabulary import Channel
+from tracet_gui.ingest.engine_process import as_fresh_demo_packet
 from tracet_gui.ingest.health import ConnectionHealth, ConnectionState, HealthRegistry
 from tracet_gui.ingest.kafka import DEFAULT_TOPICS, ConsumerFactory, KafkaService, gcn_consumer_factory
 from tracet_gui.ingest.vtp import VtpService, VtpSettings, send_to_author_port
@@ -300,7 +300,7 @@ class Engine:
 
         Runs on a short-lived thread so the caller (the GUI) never waits on the network.
         """
-        packet = re.sub(rb'ivorn="([^"]+)"', lambda m: b'ivorn="' + self._demo_ivorn(m.group(1)) + b'"', raw, count=1)
+        packet = as_fresh_demo_packet(raw, f"demo{self._demo_run}".encode())
         port = self.receive_port
 
         def send() -> None:
@@ -313,14 +313,6 @@ class Engine:
                 log.exception("demo packet not sent")
 
         threading.Thread(target=send, name="demo-author", daemon=True).start()
-
-    def _demo_ivorn(self, ivorn: bytes) -> bytes:
-        """A fresh IVORN that keeps what the parser reads from it (the LVC alert type is the last ``-`` token)."""
-        tag = f"demo{self._demo_run}".encode()
-        head, sep, tail = ivorn.rpartition(b"-")
-        if ivorn.startswith(b"ivo://gwnet/") and sep:
-            return head + b"-" + tag + b"-" + tail
-        return ivorn + b"-" + tag
 
     def _log_health(self, health: ConnectionHealth) -> None:
         if health.name == DATABASE_HEALTH and health.state is ConnectionState.ERROR:
