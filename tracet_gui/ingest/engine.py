@@ -133,6 +133,11 @@ class InboxFirst:
         finally:
             self._release()
 
+    @property
+    def inbox_waiting(self) -> bool:
+        """An inbox commit waits for its turn (read without the lock: a hint for the pipeline's batches)."""
+        return self._inbox_waiting > 0
+
     def _release(self) -> None:
         with self._changed:
             self._busy = False
@@ -149,6 +154,9 @@ class _InboxFirstProcessor(PacketProcessor):
 
     def write_turn(self) -> AbstractContextManager[object]:
         return self._order.pipeline()
+
+    def others_waiting(self) -> bool:
+        return self._order.inbox_waiting
 
 
 class Engine:

@@ -10,17 +10,19 @@ for replays or on worker threads when live); their answers come back through :me
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 
 from tracet_gui.core.clock import Clock, SystemClock
 from tracet_gui.core.grouping import fold_event
-from tracet_gui.core.records import ParseError
+from tracet_gui.core.records import ParsedEvent, ParseError
 from tracet_gui.core.sending import RequestSender
 from tracet_gui.core.vocabulary import InboxStatus
 from tracet_gui.pipeline.decider import (
     DecisionChange,
+    DecisionPlan,
     JobReport,
     PointingChooser,
     ProposalDecider,
@@ -32,6 +34,7 @@ from tracet_gui.pipeline.parse import VOEventParser
 from tracet_gui.storage import events as event_store
 from tracet_gui.storage.database import Session, SessionFactory
 from tracet_gui.storage.errors import storage_unavailable
+from tracet_gui.storage.events import StoredGroup
 from tracet_gui.storage.inbox import InboxItem, load_inbox_item, mark_inbox, mark_inbox_failed
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,22 @@ def _rolled_back_on_error(session: Session) -> Iterator[None]:
         session.rollback()
         raise
 
+
+@dataclass(frozen=True, slots=True)
+class _Evaluation:
+    """The read-only half of processing a packet: the event, its stored group, the decisions planned."""
+
+    event: ParsedEvent
+    stored: StoredGroup | None
+    plan: DecisionPlan | None
+
+
+BATCH_MAX_PACKETS = 64
+"""Most packets committed together by ``PacketProcessor.process_many``."""
+BATCH_MAX_S = 0.05
+"""A batch stops taking packets after this long (s): the first packet's decision is committed at most this late."""
+BATCH_YIELD_S = 0.01
+"""A batch stops once it has run this long (s) while an inbox commit waits for the write turn."""
 
 JobRunner = Callable[[RequestJob], None]
 """Takes a job after its decision was committed; must eventually hand the JobReport to ``record``."""
@@ -114,49 +133,108 @@ class PacketProcessor:
         self._dispatch(jobs)
         return result
 
-    def _process(self, inbox_id: int, item: InboxItem | None) -> tuple[ProcessedPacket, list[RequestJob]]:
-        with self._sessions() as session:
-            # Reads and computation: no write lock yet.
-            if item is None:
-                item = load_inbox_item(session, inbox_id)
-            if item.status is not InboxStatus.NEW:
-                return ProcessedPacket(inbox_id, item.status), []
-            event = self._parser.parse(item.raw)
-            stored = event_store.load_group(session, event.trig_id)
-            previous = stored.state if stored is not None else None
-            plan = None
-            if self._decider is not None and not event.ignored:
-                # The group as it will be once this event joins it (its stored id is only needed for the
-                # group's best-position event, which the engine's view does not use).
-                events = event_store.group_events(session, stored.group_id) if stored is not None else []
-                preview = fold_event(previous, 0, event, item.received_utc)
-                view = view_of(preview, (*(e.event for e in events), event))
-                group_pk = stored.group_id if stored is not None else None
-                plan = self._decider.plan(session, group_pk, view, event, item.received_utc)
-            attention = True if plan is not None and plan.needs_attention else None
-            with self.write_turn(), _rolled_back_on_error(session):
-                # Writes: inbox status (only if no one else processed the row since it was read), event, group,
-                # decisions, commit.
-                if not mark_inbox(
-                    session, inbox_id, InboxStatus.PROCESSED, at_utc=self._clock.now(), only_if=InboxStatus.NEW
+    def others_waiting(self) -> bool:
+        """True while another writer of this process waits for the pipeline's write turn (see the subclass)."""
+        return False
+
+    def process_many(self, items: Sequence[InboxItem]) -> list[ProcessedPacket]:
+        """Process the first of ``items`` and as many of the following ones as fit one transaction; return the
+        results of those processed, in order (at least one).
+
+        A backlog (a burst, a restart) then costs one commit, with its fsync, per batch instead of per packet.
+        The batch ends after the packet that sends a telescope request (requests never wait for later packets),
+        after ``BATCH_MAX_PACKETS`` or ``BATCH_MAX_S``, when an inbox commit has waited ``BATCH_YIELD_S`` for the
+        write turn, and before a packet that cannot be read or evaluated (it is then processed alone, where its
+        failure is recorded). If a write fails the whole batch rolls back and the first packet is processed alone:
+        each packet is still processed exactly once, in arrival order, and one bad packet fails only itself."""
+        if len(items) > 1:
+            try:
+                done = self._process_batch(items)
+            except Exception as exc:
+                if storage_unavailable(exc) is not None:
+                    raise  # not the packets' fault: they stay new
+                log.warning("a batch of packets failed (%s); processing the first alone", exc)
+                done = []
+            if done:
+                results: list[ProcessedPacket] = []
+                for result, jobs in done:
+                    self._dispatch(jobs)
+                    results.append(result)
+                return results
+        return [self.process(items[0].inbox_id, items[0])]
+
+    def _process_batch(self, items: Sequence[InboxItem]) -> list[tuple[ProcessedPacket, list[RequestJob]]]:
+        done: list[tuple[ProcessedPacket, list[RequestJob]]] = []
+        started = time.monotonic()
+        with self._sessions() as session, ExitStack() as turn:
+            for item in items:
+                if item.status is not InboxStatus.NEW:
+                    break
+                try:  # reads only: a failure here leaves nothing of this packet to undo
+                    evaluation = self._evaluate(session, item)
+                except Exception as exc:
+                    if storage_unavailable(exc) is not None:
+                        raise
+                    break  # processed alone next, where its failure is recorded
+                if not done:
+                    turn.enter_context(self.write_turn())
+                    turn.enter_context(_rolled_back_on_error(session))
+                outcome = self._write(session, item, evaluation)
+                if outcome is None:  # processed by someone else since it was read: its status as it is now
+                    outcome = (ProcessedPacket(item.inbox_id, load_inbox_item(session, item.inbox_id).status), [])
+                done.append(outcome)
+                elapsed = time.monotonic() - started
+                if (
+                    outcome[1]
+                    or len(done) >= BATCH_MAX_PACKETS
+                    or elapsed >= BATCH_MAX_S
+                    or (elapsed >= BATCH_YIELD_S and self.others_waiting())
                 ):
-                    session.rollback()
-                    return ProcessedPacket(inbox_id, load_inbox_item(session, inbox_id).status), []
-                if stored is not None:
-                    group_id = stored.group_id
-                    event_id = event_store.insert_event(session, inbox_id, event, item.received_utc, group_id)
-                    state = fold_event(previous, event_id, event, item.received_utc)
-                    event_store.update_group(session, group_id, state, needs_attention=attention)
-                else:
-                    event_id = event_store.insert_event(session, inbox_id, event, item.received_utc, None)
-                    state = fold_event(None, event_id, event, item.received_utc)
-                    group_id = event_store.insert_group(session, state, needs_attention=bool(attention))
-                    event_store.set_event_group(session, event_id, group_id)
-                changes: list[DecisionChange] = []
-                jobs: list[RequestJob] = []
-                if plan is not None and self._decider is not None:
-                    changes, jobs = self._decider.write(session, plan, group_id, event_id, event)
+                    break
+            if done:
                 session.commit()
+        return done
+
+    def _evaluate(self, session: Session, item: InboxItem) -> _Evaluation:
+        """Parse, read the group, evaluate every proposal: reads only, no write lock."""
+        event = self._parser.parse(item.raw)
+        stored = event_store.load_group(session, event.trig_id)
+        previous = stored.state if stored is not None else None
+        plan = None
+        if self._decider is not None and not event.ignored:
+            # The group as it will be once this event joins it (its stored id is only needed for the
+            # group's best-position event, which the engine's view does not use).
+            events = event_store.group_events(session, stored.group_id) if stored is not None else []
+            preview = fold_event(previous, 0, event, item.received_utc)
+            view = view_of(preview, (*(e.event for e in events), event))
+            group_pk = stored.group_id if stored is not None else None
+            plan = self._decider.plan(session, group_pk, view, event, item.received_utc)
+        return _Evaluation(event, stored, plan)
+
+    def _write(
+        self, session: Session, item: InboxItem, evaluation: _Evaluation
+    ) -> tuple[ProcessedPacket, list[RequestJob]] | None:
+        """Write one evaluated packet (inside the caller's transaction and write turn; no commit). None when
+        someone else processed the row since it was read: nothing was written."""
+        event, stored, plan = evaluation.event, evaluation.stored, evaluation.plan
+        inbox_id = item.inbox_id
+        if not mark_inbox(session, inbox_id, InboxStatus.PROCESSED, at_utc=self._clock.now(), only_if=InboxStatus.NEW):
+            return None
+        attention = True if plan is not None and plan.needs_attention else None
+        if stored is not None:
+            group_id = stored.group_id
+            event_id = event_store.insert_event(session, inbox_id, event, item.received_utc, group_id)
+            state = fold_event(stored.state, event_id, event, item.received_utc)
+            event_store.update_group(session, group_id, state, needs_attention=attention)
+        else:
+            event_id = event_store.insert_event(session, inbox_id, event, item.received_utc, None)
+            state = fold_event(None, event_id, event, item.received_utc)
+            group_id = event_store.insert_group(session, state, needs_attention=bool(attention))
+            event_store.set_event_group(session, event_id, group_id)
+        changes: list[DecisionChange] = []
+        jobs: list[RequestJob] = []
+        if plan is not None and self._decider is not None:
+            changes, jobs = self._decider.write(session, plan, group_id, event_id, event)
         result = ProcessedPacket(
             inbox_id,
             InboxStatus.PROCESSED,
@@ -169,6 +247,24 @@ class PacketProcessor:
             decision_changes=tuple(changes),
         )
         return result, jobs
+
+    def _process(self, inbox_id: int, item: InboxItem | None) -> tuple[ProcessedPacket, list[RequestJob]]:
+        with self._sessions() as session:
+            # Reads and computation: no write lock yet.
+            if item is None:
+                item = load_inbox_item(session, inbox_id)
+            if item.status is not InboxStatus.NEW:
+                return ProcessedPacket(inbox_id, item.status), []
+            evaluation = self._evaluate(session, item)
+            with self.write_turn(), _rolled_back_on_error(session):
+                # Writes: inbox status (only if no one else processed the row since it was read), event, group,
+                # decisions, commit.
+                outcome = self._write(session, item, evaluation)
+                if outcome is None:
+                    session.rollback()
+                    return ProcessedPacket(inbox_id, load_inbox_item(session, inbox_id).status), []
+                session.commit()
+        return outcome
 
     def record(self, report: JobReport) -> ProcessedPacket:
         """Record a telescope job's answers (pipeline thread); may dispatch follow-up jobs (GW sky maps)."""

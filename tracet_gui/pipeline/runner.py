@@ -34,8 +34,9 @@ log = logging.getLogger(__name__)
 #: How often (s) the runner looks for work nobody told it about (other processes, operator actions).
 IDLE_SCAN_S = 1.0
 
-#: Inbox rows (with their raw bytes) fetched per query while draining.
-DRAIN_BATCH = 16
+#: Inbox rows (with their raw bytes) fetched per query while draining (a backlog is processed in batches of up
+#: to this many per transaction, see ``PacketProcessor.process_many``).
+DRAIN_BATCH = 64
 
 #: Telescope requests that may be in flight at once.
 TELESCOPE_WORKERS = 4
@@ -171,10 +172,14 @@ class PipelineRunner:
             items = unprocessed_inbox_items(self._sessions, after_id=last, limit=DRAIN_BATCH)
             if not items:
                 return
-            for item in items:
-                self._emit(self._processor.process(item.inbox_id, item))
-                self.processed += 1
-                last = item.inbox_id
+            start = 0
+            while start < len(items):  # a transaction for as many of them as fit (``process_many``)
+                results = self._processor.process_many(items[start:])
+                for result in results:
+                    self._emit(result)
+                self.processed += len(results)
+                start += len(results)
+                last = items[start - 1].inbox_id
                 self._record_reports(block=False)
             if len(items) < DRAIN_BATCH:
                 return  # rows committed meanwhile come with their own wake (or the idle scan)
