@@ -12,15 +12,11 @@ import pytest
 from sqlalchemy import select
 
 from tests.ingest.conftest import wait_for
+from tests.ingest.simulated_telescopes import atca_grb_proposal, decisions_by_project, engine_with_simulator
 from tests.reliability.helpers import DATA, all_processed, inbox
-from tracet_gui.app import import_proposals
-from tracet_gui.config import Settings
-from tracet_gui.ingest.engine import Engine
 from tracet_gui.storage.database import Database
-from tracet_gui.storage.schema import DecisionLogRow, EventGroupRow, ObservationRow, ProposalDecisionRow, ProposalRow
-from tracet_gui.telescopes.atca import AtcaClient
-from tracet_gui.telescopes.sender import ObservationSender
-from tracet_gui.telescopes.simulator import Scenario, SimulatorCredentials, TelescopeSimulator
+from tracet_gui.storage.schema import ObservationRow
+from tracet_gui.telescopes.simulator import Scenario
 
 pytestmark = [pytest.mark.reliability]
 TIMEOUT_S = 3.0
@@ -34,79 +30,28 @@ FIRST, FIRST_TRIG = "Fermi_GRB_pnt0.xml", "533367528"  # dec -48: every ATCA GRB
 
 
 def proposals_yaml() -> str:
-    return "".join(
-        f"""
-- proposal_id: ATCA_{project}
-  telescope: ATCA
-  project_id: {project}
-  source_type: GRB
-  testing: PRETEND_REAL
-  maximum_position_uncertainty: 15.0
-  event_any_duration: true
-  atca_band_4cm: true
-  atca_band_4cm_exptime: 20
-  atca_band_4cm_freq1: 5500
-  atca_band_4cm_freq2: 9000
-"""
-        for project in SCENARIOS
-    )
-
-
-def decisions_by_project(db: Database, trig_id: str) -> dict[str, tuple[str, list[str]]]:
-    """project_id -> (decision, its decision-log lines)."""
-    with db.session() as s:
-        group = s.scalar(select(EventGroupRow).where(EventGroupRow.trig_id == trig_id))
-        if group is None:
-            return {}
-        out = {}
-        for decision, project in s.execute(
-            select(ProposalDecisionRow, ProposalRow.project_id)
-            .join(ProposalRow, ProposalRow.id == ProposalDecisionRow.proposal_pk)
-            .where(ProposalDecisionRow.group_id == group.id)
-        ):
-            lines = list(
-                s.scalars(
-                    select(DecisionLogRow.text)
-                    .where(DecisionLogRow.decision_id == decision.id)
-                    .order_by(DecisionLogRow.id)
-                )
-            )
-            out[project] = (decision.decision, lines)
-        return out
+    return "".join(atca_grb_proposal(f"ATCA_{project}", project) for project in SCENARIOS)
 
 
 def test_telescope_500_timeout_and_expired_token_end_as_clear_errors(db: Database) -> None:
-    import_proposals(db, proposals_yaml(), "tester", "test")
-    with TelescopeSimulator(port=0) as sim:
-        for project, scenario in SCENARIOS.items():
-            if scenario is not None:
-                sim.set_scenario(scenario, project_id=project)
-        sender = ObservationSender(
-            mwa=None,
-            atca=AtcaClient(sim.atca_url, SimulatorCredentials(), timeout_s=TIMEOUT_S, retry_delay_s=0.1),
-            atca_email_for=lambda _p: "observer@example.org",
-        )
-        engine = Engine(Settings(db_url=db.url), db, sender=sender)
-        engine.start()
-        try:
-            started = time.monotonic()
-            engine.submit_file(DATA / FIRST)
-            wait_for(lambda: len(decisions_by_project(db, FIRST_TRIG)) == len(SCENARIOS), 10, "the decisions")
-            # While the hung request waits, later packets are processed and decided.
-            engine.submit_file(DATA / "SWIFT00.xml")
-            engine.submit_file(DATA / "Antares_1438351269.xml")
-            wait_for(lambda: all_processed(db.url) and len(inbox(db.url)) == 3, 10, "the later packets")
-            assert time.monotonic() - started < TIMEOUT_S  # decided while the hung request still waited
+    running = engine_with_simulator(db, proposals_yaml(), timeout_s=TIMEOUT_S, retry_delay_s=0.1, scenarios=SCENARIOS)
+    with running as (engine, sim):
+        started = time.monotonic()
+        engine.submit_file(DATA / FIRST)
+        wait_for(lambda: len(decisions_by_project(db, FIRST_TRIG)) == len(SCENARIOS), 10, "the decisions")
+        # While the hung request waits, later packets are processed and decided.
+        engine.submit_file(DATA / "SWIFT00.xml")
+        engine.submit_file(DATA / "Antares_1438351269.xml")
+        wait_for(lambda: all_processed(db.url) and len(inbox(db.url)) == 3, 10, "the later packets")
+        assert time.monotonic() - started < TIMEOUT_S  # decided while the hung request still waited
 
-            def settled() -> bool:
-                found = decisions_by_project(db, FIRST_TRIG)
-                return all(found[p][0] in ("E", "T") for p in SCENARIOS) and "E" in found["C9501"][0]
+        def settled() -> bool:
+            found = decisions_by_project(db, FIRST_TRIG)
+            return all(found[p][0] in ("E", "T") for p in SCENARIOS) and "E" in found["C9501"][0]
 
-            wait_for(settled, TIMEOUT_S + 15, "every telescope answer (or its timeout)")
-            time.sleep(1.0)  # nothing is sent again after the errors
-            requests = [r for r in sim.received() if r.get("protocol") == "atca"]
-        finally:
-            engine.stop()
+        wait_for(settled, TIMEOUT_S + 15, "every telescope answer (or its timeout)")
+        time.sleep(1.0)  # nothing is sent again after the errors
+        requests = [r for r in sim.received() if r.get("protocol") == "atca"]
     found = decisions_by_project(db, FIRST_TRIG)
     assert found["C9503"][0] == "T", found["C9503"]
     for project, phrase in REASONS.items():

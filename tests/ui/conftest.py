@@ -9,11 +9,16 @@ os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from PySide6.QtCore import QEvent, QSettings
+from PySide6.QtWidgets import QApplication
 
 from tests.ui.builders import Built, build
+from tracet_gui.config import Settings
 from tracet_gui.storage.database import Database
+from tracet_gui.ui.main_window import MainWindow
 
 
 @pytest.fixture
@@ -23,6 +28,19 @@ def built(tmp_path: Path) -> Iterator[Built]:
         yield build(database)
     finally:
         database.close()
+
+
+@pytest.fixture
+def window(qtbot: Any, built: Built, tmp_path: Path) -> Iterator[MainWindow]:
+    """A console that is not started: no timer polls or reads behind the test's back."""
+    qsettings = QSettings(str(tmp_path / "layout.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(Settings(db_url=built.db.url, operator="night-op"), built.db, qsettings=qsettings)
+    w.show()
+    yield w
+    w.stop()
+    w.close()
+    w.deleteLater()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 @pytest.fixture(autouse=True)

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QEvent, QModelIndex, QModelRoleData, QSettings, Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QModelIndex, QModelRoleData, Qt
 from sqlalchemy import event, update
 
 from tests.ui.builders import DATA_DIR, Built, decide, group_of, ingest
-from tracet_gui.config import Settings
 from tracet_gui.core.vocabulary import Decision
 from tracet_gui.storage import views as v
 from tracet_gui.storage.schema import ProposalDecisionRow
@@ -31,19 +27,6 @@ from tracet_gui.ui.table_models import (
 from tracet_gui.ui.watcher import DatabaseWatcher
 
 LATER = datetime(2031, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def window(qtbot: Any, built: Built, tmp_path: Path) -> Iterator[MainWindow]:
-    """A console that is not started: no timer polls or reads behind the test's back."""
-    qsettings = QSettings(str(tmp_path / "layout.ini"), QSettings.Format.IniFormat)
-    w = MainWindow(Settings(db_url=built.db.url, operator="night-op"), built.db, qsettings=qsettings)
-    w.show()
-    yield w
-    w.stop()
-    w.close()
-    w.deleteLater()
-    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 class QueryThreads:

@@ -11,12 +11,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QEvent, QPoint, QSettings, Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
 
 from tests.ui.builders import DATA_DIR, Built
-from tracet_gui.config import Settings
 from tracet_gui.core.visibility import MWA_SITE, altitudes_deg, angular_separation_deg
 from tracet_gui.pipeline.skymaps import SkyMap, read_skymap
 from tracet_gui.reports import mollweide
@@ -208,18 +206,6 @@ def test_visibility_matches_the_core_altitudes() -> None:
 
 
 # ---- with the main window ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def window(qtbot: Any, built: Built, tmp_path: Path) -> Iterator[MainWindow]:
-    qsettings = QSettings(str(tmp_path / "layout.ini"), QSettings.Format.IniFormat)
-    w = MainWindow(Settings(db_url=built.db.url, operator="night-op"), built.db, qsettings=qsettings)
-    w.show()
-    yield w
-    w.stop()
-    w.close()
-    w.deleteLater()
-    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 def test_selection_travels_between_tables_and_map(qtbot: Any, window: MainWindow, built: Built) -> None:
