@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor
 from sqlalchemy import insert
 
 from tests.ui.builders import DATA_DIR, Built, decide, group_of, ingest
@@ -343,3 +344,43 @@ def test_a_hidden_dashboard_keeps_its_pending_list_live_and_defers_the_others(qt
     assert not dashboard.pending_model.deferred  # the alarms and the "needs a human" title follow it
     dashboard.show()
     assert not dashboard.events_model.deferred and not dashboard.obs_model.deferred
+
+
+def test_cell_roles_follow_the_record_decision_colours_bold_pending_muted_ignored(built: Built) -> None:
+    """Each painted role as the rules say: decision cells coloured by their swatch (bold while pending), every
+    other cell of an ignored group in the muted colour, numbers right-aligned, a tooltip naming the column."""
+    from tracet_gui.ui.theme import colours
+
+    palette = colours()
+    columns = cols.group_columns(v.list_proposals(built.db.sessions, active_only=True))
+    everything = v.GroupFilter(ignored=None)
+    model = LazyListModel(built.db.sessions, v.GROUPS, columns, everything, muted=lambda g: g.ignored)
+    model.reload()
+    assert model.rowCount() > 1
+    seen_muted = seen_decision = False
+    for row in range(model.rowCount()):
+        record = model.record(row)
+        for column, spec in enumerate(model.columns):
+            index = model.index(row, column)
+            value = spec.value(record)
+            foreground = index.data(Qt.ItemDataRole.ForegroundRole)
+            background = index.data(Qt.ItemDataRole.BackgroundRole)
+            font = index.data(Qt.ItemDataRole.FontRole)
+            align = index.data(Qt.ItemDataRole.TextAlignmentRole)
+            assert bool(align & int(Qt.AlignmentFlag.AlignRight)) == spec.numeric
+            text = index.data()
+            assert index.data(Qt.ItemDataRole.ToolTipRole) == (f"{spec.title}: {text}" if text else None)
+            swatch = palette.decisions.get(str(value or "")) if spec.decision else None
+            if swatch is not None:
+                seen_decision = True
+                assert background.color().name() == QColor(swatch.background).name()
+                assert foreground.color().name() == QColor(swatch.foreground).name()
+                assert (font is not None and font.bold()) == (value == "P")
+            elif record.ignored and not spec.decision:
+                seen_muted = True
+                assert foreground.color().name() == QColor(palette.muted).name()
+                assert background is None and font is None
+            else:
+                assert foreground is None and background is None and font is None
+    assert seen_muted, "the test data holds an ignored group"
+    assert seen_decision, "the test data holds decided groups"

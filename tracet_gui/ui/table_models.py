@@ -128,6 +128,53 @@ class Column(Generic[R]):
     width: int = 0
 
 
+_BRUSHES: dict[str, QBrush] = {}
+
+
+def _brush(colour: str) -> QBrush:
+    """One QBrush per colour, made once (a cell's roles are built for every row that arrives)."""
+    brush = _BRUSHES.get(colour)
+    if brush is None:
+        brush = _BRUSHES[colour] = QBrush(QColor(colour))
+    return brush
+
+
+_BOLD: list[QFont] = []
+
+
+def _bold_font() -> QFont:
+    if not _BOLD:
+        font = QFont()
+        font.setBold(True)
+        _BOLD.append(font)
+    return _BOLD[0]
+
+
+_ALIGN_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_ALIGN_LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+
+
+def _column_cells(column: Column[Any], record: Any, muted: QBrush | None) -> dict[int, Any]:
+    """The painted roles (``PAINT_ROLES``) of one cell; roles without a value are left out."""
+    value = column.value(record)
+    text = decision_text(value) if column.decision else column.text(value)
+    cell: dict[int, Any] = {
+        Qt.ItemDataRole.DisplayRole: text,
+        Qt.ItemDataRole.TextAlignmentRole: _ALIGN_RIGHT if column.numeric else _ALIGN_LEFT,
+    }
+    if text:
+        cell[Qt.ItemDataRole.ToolTipRole] = f"{column.title}: {text}"
+    swatch = colours().decisions.get(str(value or "")) if column.decision else None
+    if swatch is not None:
+        cell[Qt.ItemDataRole.BackgroundRole] = _brush(swatch.background)
+        cell[Qt.ItemDataRole.ForegroundRole] = _brush(swatch.foreground)
+    elif muted is not None and not column.decision:
+        cell[Qt.ItemDataRole.ForegroundRole] = muted
+    if column.decision and value == "P":
+        cell[Qt.ItemDataRole.FontRole] = _bold_font()
+    return cell
+
+
 def attr(name: str) -> Callable[[Any], Any]:
     return lambda record: getattr(record, name)
 
@@ -210,6 +257,9 @@ class LazyListModel(QAbstractTableModel, Generic[F, R]):
         self._sort = query.default_sort
         self._rows: list[R] = []
         self._positions: dict[int, int] = {}
+        """Row of each loaded record id. The keys are always right; the rows are rebuilt only when asked for after
+        rows moved (``_position``), not after every insert of a burst (O(n) each)."""
+        self._positions_stale = False
         self._total = 0
         self._search_text = search_text
         self._muted = muted
@@ -262,7 +312,7 @@ class LazyListModel(QAbstractTableModel, Generic[F, R]):
         return self._rows[row]
 
     def row_of(self, record_id: int) -> int | None:
-        return self._positions.get(record_id)
+        return self._position(record_id)
 
     def column_of(self, key: str) -> int | None:
         for i, c in enumerate(self._columns):
@@ -334,6 +384,20 @@ class LazyListModel(QAbstractTableModel, Generic[F, R]):
 
     def _reindex(self) -> None:
         self._positions = {self.record_id(r): i for i, r in enumerate(self._rows)}
+        self._positions_stale = False
+
+    def _moved(self, record_id: int, row: int | None) -> None:
+        """``record_id`` now is at ``row`` (None: no longer loaded); the rows of the others may have shifted."""
+        if row is None:
+            self._positions.pop(record_id, None)
+        else:
+            self._positions[record_id] = row
+        self._positions_stale = True
+
+    def _position(self, record_id: int) -> int | None:
+        if self._positions_stale and record_id in self._positions:
+            self._reindex()
+        return self._positions.get(record_id)
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008, N802 (Qt API)
         return not parent.isValid() and self._loaded and len(self._rows) < self._total
@@ -405,28 +469,32 @@ class LazyListModel(QAbstractTableModel, Generic[F, R]):
         was_complete = len(self._rows) >= self._total
         found_ids = {self.record_id(r) for r in found}
         for gone in sorted((i for i in set(wanted) - found_ids if i in self._positions), reverse=True):
-            row = self._positions[gone]
+            row = self._position(gone)
+            assert row is not None
             self.beginRemoveRows(QModelIndex(), row, row)
             del self._rows[row]
             self._cells.pop(gone, None)
+            self._moved(gone, None)
             self.endRemoveRows()
-            self._reindex()
         for record in found:
             self._upsert(record, was_complete)
         self._total = max(total, len(self._rows))
+        for record in found:  # painted next: computed here rather than inside the repaint (see _cells_of)
+            if self.record_id(record) in self._positions:
+                self._cells_of(record)
 
     def _upsert(self, record: R, was_complete: bool) -> None:
         rid = self.record_id(record)
         self._cells.pop(rid, None)
-        old = self._positions.get(rid)
+        old = self._position(rid)
         if old is None:
             new = insertion_index(self._rows, record, self._sort, self.id_attr)
             if new >= len(self._rows) and not was_complete:
                 return  # beyond the loaded rows: a later page brings it
             self.beginInsertRows(QModelIndex(), new, new)
             self._rows.insert(new, record)
+            self._moved(rid, new)
             self.endInsertRows()
-            self._reindex()
             return
         others = self._rows[:old] + self._rows[old + 1 :]
         new = insertion_index(others, record, self._sort, self.id_attr)
@@ -437,15 +505,15 @@ class LazyListModel(QAbstractTableModel, Generic[F, R]):
         if new >= len(others) and not was_complete:
             self.beginRemoveRows(QModelIndex(), old, old)
             del self._rows[old]
+            self._moved(rid, None)
             self.endRemoveRows()
-            self._reindex()
             return
         destination = new if new < old else new + 1
         self.beginMoveRows(QModelIndex(), old, old, QModelIndex(), destination)
         del self._rows[old]
         self._rows.insert(new, record)
+        self._moved(rid, new)
         self.endMoveRows()
-        self._reindex()
         self.dataChanged.emit(self.index(new, 0), self.index(new, max(0, len(self._columns) - 1)))
 
     # ---- Qt model API ---------------------------------------------------------------------------------
@@ -491,7 +559,8 @@ class LazyListModel(QAbstractTableModel, Generic[F, R]):
         return self._cells_of(record)[index.column()].get(role)
 
     def _cells_of(self, record: R) -> tuple[dict[int, Any], ...]:
-        """The painted roles of every column of ``record``, computed on its first paint and kept until it changes."""
+        """The painted roles of every column of ``record``, computed once (when the row arrives or is first painted)
+        and kept until it changes."""
         palette = colours()
         if palette is not self._cells_colours:  # the theme changed: brushes differ
             self._cells = {}
@@ -499,37 +568,10 @@ class LazyListModel(QAbstractTableModel, Generic[F, R]):
         rid = self.record_id(record)
         cells = self._cells.get(rid)
         if cells is None:
-            cells = tuple(
-                {role: value for role in PAINT_ROLES if (value := self._cell(record, column, role)) is not None}
-                for column in self._columns
-            )
+            muted = _brush(palette.muted) if self._muted(record) else None
+            cells = tuple(_column_cells(column, record, muted) for column in self._columns)
             self._cells[rid] = cells
         return cells
-
-    def _cell(self, record: R, column: Column[R], role: int) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole:
-            value = column.value(record)
-            return decision_text(value) if column.decision else column.text(value)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            value = column.value(record)
-            text = decision_text(value) if column.decision else column.text(value)
-            return f"{column.title}: {text}" if text else None
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            horizontal = Qt.AlignmentFlag.AlignRight if column.numeric else Qt.AlignmentFlag.AlignLeft
-            return int(horizontal | Qt.AlignmentFlag.AlignVCenter)
-        if column.decision and role in (Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole):
-            swatch = colours().decisions.get(str(column.value(record) or ""))
-            if swatch is None:
-                return None
-            colour = swatch.background if role == Qt.ItemDataRole.BackgroundRole else swatch.foreground
-            return QBrush(QColor(colour))
-        if role == Qt.ItemDataRole.ForegroundRole and self._muted(record):
-            return QBrush(QColor(colours().muted))
-        if role == Qt.ItemDataRole.FontRole and column.decision and column.value(record) == "P":
-            font = QFont()
-            font.setBold(True)
-            return font
-        return None
 
     def multiData(self, index: Index, roleDataSpan: Any) -> None:  # noqa: N802, N803 (Qt API)
         """Every role a delegate paints with, in one call from Qt instead of one ``data`` call per role (seven per
