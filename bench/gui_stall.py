@@ -1,11 +1,13 @@
 """GUI responsiveness during a packet burst: the longest Qt event-loop stall while 1,000 packets arrive.
 
-The console runs as ``tracet-gui run`` runs it: the real ``MainWindow`` with the engine embedded in the same
-process (pipeline thread, Twisted reactor thread), subscribed to a real ``twistd comet`` broker on 127.0.0.1.
-A sender thread pushes the packets to the broker as fast as it ACKs them (a new trigger every second packet,
-so groups are both created and updated); the operator has looked at every page once and the groups list is
-on screen. ``--engine headless`` runs ``tracet-gui headless`` in its own process on the same SQLite file
-instead, the console a viewer: the difference is what the engine's threads cost the GUI thread (one GIL).
+The console runs as ``tracet-gui run`` runs it (the default, ``--engine headless``): the real ``MainWindow`` as a
+viewer, the engine (``tracet-gui headless``) in its own process on the same SQLite file, subscribed to a real
+``twistd comet`` broker on 127.0.0.1. ``--engine embedded`` puts the engine's threads (pipeline, Twisted
+reactor) in the console's process instead: the difference is what they cost the GUI thread (one GIL).
+An author process pushes the packets to the broker as fast as it ACKs them (a new trigger every second packet,
+so groups are both created and updated). It is a process of its own, as real authors are: a sender thread in
+the console's process would compete with the window for the interpreter lock, which no deployment does.
+The operator has looked at every page once and the groups list is on screen.
 
 The probe is a QTimer firing every ``--tick-ms`` on the GUI thread; a stall is the gap between two firings
 minus the interval. Baseline in the same run: the same probe over the same window, idle (engine running,
@@ -21,6 +23,7 @@ import argparse
 import cProfile
 import io
 import json
+import multiprocessing
 import os
 import platform
 import pstats
@@ -51,7 +54,7 @@ from tracet_gui.config import Settings  # noqa: E402
 from tracet_gui.ingest.vtp import stop_reactor  # noqa: E402
 from tracet_gui.storage.database import Database  # noqa: E402
 from tracet_gui.storage.views import read_watermarks  # noqa: E402
-from tracet_gui.ui.main_window import MainWindow, make_engine  # noqa: E402
+from tracet_gui.ui.main_window import FREEZE_AFTER_START_MS, MainWindow, make_engine  # noqa: E402
 
 STALL_LIMIT_MS = 100.0
 """Target: no GUI stall longer than this during the burst (ms)."""
@@ -124,6 +127,13 @@ def burst_packets(count: int) -> list[bytes]:
     ]
 
 
+def send_all(port: int, count: int, go: Any, replies: Any) -> None:
+    """The author process: every packet to the broker's receive port, each after the previous one's ACK."""
+    packets = burst_packets(count)
+    go.wait()
+    replies.put([send_voevent("127.0.0.1", port, packet) for packet in packets])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--packets", type=int, default=1000)
@@ -177,31 +187,29 @@ def main() -> None:
         window.show_page(index)
         pump(0.2)
     window.show_page(1)  # the groups list on screen
-    pump(3.0)  # subscription up, first paints done
+    pump(max(3.0, FREEZE_AFTER_START_MS / 1e3 + 1.0))  # subscription up, first paints done, start-up objects frozen
 
     probe = StallProbe(args.tick_ms)
     probe.start()
     pump(args.idle_s)
     idle = probe.stop()
 
-    packets = burst_packets(args.packets)
-    sent: list[str] = []
-
-    def send_all() -> None:
-        for packet in packets:
-            sent.append(send_voevent("127.0.0.1", broker.receive_port, packet))
+    context = multiprocessing.get_context("spawn")  # no fork of a process running Qt
+    replies = context.Queue()
+    go = context.Event()
+    sender = context.Process(target=send_all, args=(broker.receive_port, args.packets, go, replies), name="author")
+    sender.start()
 
     def shown() -> int:
         """Events the console has taken in (its watcher's watermark; the hidden events page defers its rows)."""
         return window.watcher.watermarks.event_id
 
     profiler = cProfile.Profile() if args.profile else None
-    sender = threading.Thread(target=send_all, name="bench-sender")
     probe.start()
     t0 = time.perf_counter()
     if profiler is not None:
         profiler.enable()
-    sender.start()
+    go.set()
     if daemon is None:
         pump_until(lambda: len(results) >= args.packets, 600, "the engine to process every packet")
     else:
@@ -226,6 +234,7 @@ def main() -> None:
     if profiler is not None:
         profiler.disable()
     burst = probe.stop()
+    sent: list[str] = replies.get(timeout=60)
     sender.join()
 
     window.close()

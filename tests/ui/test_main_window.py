@@ -421,3 +421,32 @@ def test_sexagesimal_positions_never_show_60_seconds(
     from tracet_gui.ui.group_details import dms, hms
 
     assert (hms(ra_deg), dms(dec_deg)) == (ra_text, dec_text)
+
+
+def test_start_up_objects_are_exempted_from_garbage_collection_once_the_console_runs(
+    qtbot: Any, built: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Full collections walking every object of Qt, astropy and SQLAlchemy froze the window for 50-185 ms."""
+    import gc
+
+    from tracet_gui.ui import main_window
+
+    monkeypatch.setattr(main_window, "FREEZE_AFTER_START_MS", 50)
+    monkeypatch.setattr(main_window, "_FROZEN", [])
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    qsettings = QSettings(str(tmp_path / "layout.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(Settings(db_url=built.db.url, operator="night-op"), built.db, qsettings=qsettings)
+    try:
+        w.show()
+        w.start()
+        qtbot.waitUntil(lambda: gc.get_freeze_count() > 0, timeout=5000)
+        frozen = gc.get_freeze_count()
+        assert frozen > 10_000  # Qt's, SQLAlchemy's and the window's own objects
+        w.start()  # a second start, or a second window, freezes nothing more
+        qtbot.wait(200)
+        assert gc.get_freeze_count() <= frozen  # (frozen objects freed by their reference count leave it)
+    finally:
+        gc.unfreeze()  # the test process goes on collecting as before
+        w.stop()
+        _dispose(w)

@@ -8,7 +8,6 @@ a hung telescope delays nobody; their reports come back through the same queue.
 
 from __future__ import annotations
 
-import gc
 import logging
 import queue
 import threading
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from tracet_gui.core.clock import Clock
+from tracet_gui.core.runtime import freeze_long_lived_objects
 from tracet_gui.core.sending import RequestSender
 from tracet_gui.core.vocabulary import InboxStatus
 from tracet_gui.pipeline.decider import JobReport, PointingChooser, RequestJob, run_job
@@ -47,19 +47,12 @@ STORAGE_RETRY_MAX_S = 5.0
 
 
 def prepare_long_running_process() -> None:
-    """Load what the first packet would otherwise load, then exempt everything alive from garbage collection.
-
-    With astropy, SQLAlchemy and Twisted loaded the process holds a few million objects that live as long as it
-    does; each full (oldest-generation) collection walked them all, 150–350 ms measured, stopping every thread
-    (ingest ACKs, the pipeline) in the middle of whatever packet was in hand. ``gc.freeze()`` moves them to a
-    permanent generation that collections skip; objects made later are collected as usual. Idempotent enough:
-    a second call freezes only what appeared since.
-    """
+    """Load what the first packet would otherwise load, then exempt everything alive from garbage collection
+    (``freeze_long_lived_objects``: full collections stopped every thread, ACKs and the pipeline, 150–350 ms)."""
     from tracet_gui.core.visibility import MWA_SITE, altitudes_deg
 
     altitudes_deg(MWA_SITE, 0.0, 0.0, [datetime.now(UTC)])  # IERS table and leap seconds, read once
-    gc.collect()
-    gc.freeze()
+    freeze_long_lived_objects()
 
 
 @dataclass(frozen=True, slots=True)

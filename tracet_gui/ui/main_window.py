@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from tracet_gui.config import Settings, user_config_dir
 from tracet_gui.core.resources import resources_dir
+from tracet_gui.core.runtime import freeze_long_lived_objects
 from tracet_gui.core.vocabulary import Channel
 from tracet_gui.ingest.engine_process import EngineProcess
 from tracet_gui.pipeline.parse import peek_ivorn
@@ -86,6 +87,19 @@ DEMO_INTERVAL_MS = 3000
 
 HEALTH_INTERVAL_MS = 2000
 """How often the feed-health card asks the engine (ms)."""
+
+FREEZE_AFTER_START_MS = 5000
+"""Objects alive this long after start are exempted from garbage collection (``freeze_long_lived_objects``)."""
+
+
+_FROZEN: list[bool] = []
+
+
+def _freeze_once() -> None:
+    """``freeze_long_lived_objects`` once per process (the first console window to have run for a while)."""
+    if not _FROZEN:
+        _FROZEN.append(True)
+        freeze_long_lived_objects()
 
 
 class EngineLike(Protocol):
@@ -373,6 +387,9 @@ class MainWindow(QMainWindow):
         if self.demo:
             self._demo_timer.start()
             QTimer.singleShot(500, self.send_next_demo_packet)
+        # Once the pages have loaded: full garbage collections walking Qt's, astropy's and SQLAlchemy's objects
+        # froze the window for 50-185 ms during a burst (see freeze_long_lived_objects).
+        QTimer.singleShot(FREEZE_AFTER_START_MS, self, _freeze_once)
 
     def stop(self) -> None:
         for timer in (self._health_timer, self._demo_timer):
