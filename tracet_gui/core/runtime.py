@@ -9,10 +9,10 @@ def freeze_long_lived_objects() -> None:
     """Collect once, then exempt every object alive now from later garbage collections.
 
     With astropy, SQLAlchemy, Twisted or Qt loaded a process holds a few million objects that live as long as it
-    does. Every full (oldest-generation) collection walked them all: 150–350 ms in the engine, 50–185 ms in the
-    console, measured, with every thread stopped (in the console: the window frozen for that long in the middle of
-    a burst of alerts). ``gc.freeze()`` moves them to a permanent generation that collections skip; objects made
-    later are collected as usual. A second call freezes only what appeared since.
+    does. Every full (oldest-generation) collection walks them all, with every thread stopped: 150-350 ms in the
+    engine, 47-185 ms in the console (measured); in the console that is the window frozen, possibly in the
+    middle of a burst of alerts. ``gc.freeze()`` moves them to a permanent generation that collections skip;
+    objects made later are collected as usual. A second call freezes only what appeared since.
     """
     gc.collect()
     gc.freeze()
