@@ -30,7 +30,7 @@ from tracet_gui.storage.coordination import (
 )
 from tracet_gui.storage.database import Database
 from tracet_gui.storage.inbox import store_raw_packet
-from tracet_gui.storage.schema import InboxRow, OperatorActionRow
+from tracet_gui.storage.schema import EventGroupRow, EventRow, InboxRow, OperatorActionRow
 
 LOCK_RELEASE_WAIT_S = 30.0
 """Upper bound on waiting for a killed holder's lock to be freed (a bound, not an assertion)."""
@@ -266,6 +266,16 @@ def test_every_writing_commit_names_its_tables_and_nothing_else_is_announced(
         session.commit()
     assert received.get(timeout=NOTICE_WAIT_S) == [ChangeNotice(CHANGES_CHANNEL, "inbox,operator_action")]
     assert changed_tables([ChangeNotice(CHANGES_CHANNEL, "inbox,operator_action")]) == {"inbox", "operator_action"}
+    with pg_db.session() as session:  # Core statements on the session's connection (the hot paths) count too
+        session.connection().execute(update(EventGroupRow).where(EventGroupRow.id < 0).values(event_count=0))
+        session.commit()
+    with pg_db.session() as session:  # ... but not when rolled back
+        session.connection().execute(update(EventRow).where(EventRow.id < 0).values(ignored=True))
+        session.rollback()
+    with pg_db.session() as session:
+        session.scalars(select(InboxRow)).all()
+        session.commit()
+    assert received.get(timeout=NOTICE_WAIT_S) == [ChangeNotice(CHANGES_CHANNEL, "event_group")]
     time.sleep(2 * LISTEN_BATCH_WINDOW_S)
     assert received.empty()
 

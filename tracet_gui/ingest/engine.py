@@ -261,22 +261,32 @@ class Engine:
     # -- storing (ingest threads) -----------------------------------------------------------------------
 
     def _store_packets(self, packets: Sequence[RawPacket]) -> list[StoredPacket]:
-        """Commit packets to the inbox in one transaction (ingest threads), then wake the pipeline."""
+        """Commit packets to the inbox in one transaction (ingest threads), then wake the pipeline.
+
+        A packet that arrives alone while the pipeline is idle is stored and processed in one transaction
+        instead (``PipelineRunner.store_and_process``): one commit and no hand-over between its receipt and its
+        decision. Either way the packet is committed before this returns (and before it is ACKed)."""
         try:
             with self._inbox_first.inbox():
-                stored = store_raw_packets(self.database.sessions, packets)
+                at_once = self.runner.store_and_process(packets[0]) if len(packets) == 1 else None
+                if at_once is None:
+                    stored = store_raw_packets(self.database.sessions, packets)
+                    waiting = not all(s.duplicate for s in stored)
+                else:
+                    stored = [at_once[0]]
+                    waiting = not at_once[1] and not at_once[0].duplicate
         except Exception as exc:
             problem = storage_unavailable(exc)
             if problem is not None:
                 self._database_state(problem)
             raise
         self._database_state(None)
-        if not all(s.duplicate for s in stored):
+        if waiting:
             self.runner.notify()
         return stored
 
     def _store_kafka(self, raw: bytes, channel: Channel, peer: str, topic: str) -> None:
-        self._store_packets([RawPacket(raw, channel, peek_ivorn(raw), peer, topic)])
+        self._store_packets([RawPacket(raw, channel, peek_ivorn(raw), peer, topic, datetime.now(UTC))])
 
     def _database_state(self, problem: str | None) -> None:
         """The ``database`` health entry (shown with the feeds): present from the first problem on."""
@@ -297,7 +307,7 @@ class Engine:
             )
 
     def submit_bytes(self, raw: bytes, channel: Channel = Channel.MANUAL, peer: str = "console") -> StoredPacket:
-        return self._store_packets([RawPacket(raw, channel, peek_ivorn(raw), peer)])[0]
+        return self._store_packets([RawPacket(raw, channel, peek_ivorn(raw), peer, None, datetime.now(UTC))])[0]
 
     def submit_file(self, path: Path | str) -> StoredPacket:
         path = Path(path)

@@ -35,7 +35,16 @@ from tracet_gui.storage import events as event_store
 from tracet_gui.storage.database import Session, SessionFactory
 from tracet_gui.storage.errors import storage_unavailable
 from tracet_gui.storage.events import StoredGroup
-from tracet_gui.storage.inbox import InboxItem, load_inbox_item, mark_inbox, mark_inbox_failed
+from tracet_gui.storage.inbox import (
+    InboxItem,
+    RawPacket,
+    StoredPacket,
+    load_inbox_item,
+    mark_inbox,
+    mark_inbox_failed,
+    store_in_transaction,
+    unprocessed_before,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +85,9 @@ class _Evaluation:
     stored: StoredGroup | None
     plan: DecisionPlan | None
 
+
+ONE_TRANSACTION_MAX_BYTES = 256 * 1024
+"""Larger packets are stored first and processed after (``store_and_process``): the ACK does not wait for them."""
 
 BATCH_MAX_PACKETS = 64
 """Most packets committed together by ``PacketProcessor.process_many``."""
@@ -132,6 +144,44 @@ class PacketProcessor:
             return ProcessedPacket(inbox_id, InboxStatus.FAILED, error=message)
         self._dispatch(jobs)
         return result
+
+    def store_and_process(self, packet: RawPacket) -> tuple[StoredPacket, ProcessedPacket | None] | None:
+        """Store a packet that arrived alone and process it in the same transaction: one commit (one fsync), and
+        no hand-over to the pipeline thread, between receipt and decision. The caller holds the write turn and
+        makes sure no other thread processes meanwhile (``PipelineRunner.store_and_process``).
+
+        Returns the stored packet and its result; the result is None when the packet was only stored (a
+        duplicate, or older rows still wait to be processed first: arrival order). None when nothing was written
+        because the packet could not be read or processed here: the caller stores it the usual way, and the
+        pipeline processes it (and records why it failed) as any other. Telescope requests leave after the
+        commit, as always; so does the caller's ACK, so the raw packet is still stored before it is acknowledged.
+        """
+        received = packet.received_utc
+        if received is None or len(packet.raw) > ONE_TRANSACTION_MAX_BYTES:
+            return None
+        try:
+            with self._sessions() as session:
+                arrived = InboxItem(0, packet.raw, packet.channel, received, InboxStatus.NEW)
+                evaluation = self._evaluate(session, arrived)
+                with _rolled_back_on_error(session):
+                    stored = store_in_transaction(session, packet)
+                    if stored.duplicate or unprocessed_before(session, stored.inbox_id):
+                        session.commit()
+                        return stored, None
+                    item = InboxItem(stored.inbox_id, packet.raw, packet.channel, received, InboxStatus.NEW)
+                    outcome = self._write(session, item, evaluation)
+                    if outcome is None:  # cannot happen: the row was added in this transaction
+                        raise RuntimeError(f"inbox row {stored.inbox_id} was processed by someone else")
+                    session.commit()
+        except Exception as exc:
+            if storage_unavailable(exc) is not None:
+                raise  # the usual path could not store it either: the caller reports it as it would
+            if not isinstance(exc, ParseError):
+                log.warning("processing a packet in its inbox transaction failed (%s); storing it alone", exc)
+            return None
+        result, jobs = outcome
+        self._dispatch(jobs)
+        return stored, result
 
     def others_waiting(self) -> bool:
         """True while another writer of this process waits for the pipeline's write turn (see the subclass)."""

@@ -27,7 +27,7 @@ from tracet_gui.pipeline.processor import PacketProcessor, ProcessedPacket
 from tracet_gui.storage.database import SessionFactory
 from tracet_gui.storage.engine import WalCheckpointer
 from tracet_gui.storage.errors import storage_unavailable
-from tracet_gui.storage.inbox import unprocessed_inbox_items
+from tracet_gui.storage.inbox import RawPacket, StoredPacket, unprocessed_inbox_items
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,13 @@ class PipelineRunner:
         self._checkpointer = WalCheckpointer(bind) if bind is not None and hasattr(bind, "dialect") else None
         self._in_flight = 0
         self._lock = threading.Lock()
+        self._stopping = False
+        self._working = threading.RLock()
+        """Held by whichever thread processes or writes decisions: the pipeline thread for its passes and
+        telescope reports, an ingest thread for ``store_and_process``. One processor, one thread at a time."""
         self.processed = 0
+        self.passes = 0
+        """Passes over the inbox completed (a pass runs at start, on each wake and every ``IDLE_SCAN_S``)."""
         processor.job_runner = self._submit_job
 
     # -- any thread -----------------------------------------------------------------------------------------
@@ -113,6 +119,27 @@ class PipelineRunner:
     def notify(self, _inbox_id: int | None = None) -> None:
         """New rows are in the inbox (called by ingest after its commit)."""
         self._queue.put(_Wake())
+
+    def store_and_process(self, packet: RawPacket) -> tuple[StoredPacket, bool] | None:
+        """Store and process a packet that arrived alone in one transaction (ingest thread, holding the write
+        turn: ``PacketProcessor.store_and_process``), if the pipeline is idle; else None at once (the caller
+        stores it and wakes the pipeline, as for any packet). Returns the stored packet and whether it was
+        processed (False: only stored, the pipeline has older rows to process first)."""
+        if self._thread is None or self._stopping or not self._working.acquire(blocking=False):
+            return None
+        try:
+            if self._stopping:  # stop() came meanwhile: telescope workers may be gone
+                return None
+            outcome = self._processor.store_and_process(packet)
+            if outcome is None:
+                return None
+            stored, result = outcome
+            if result is not None:
+                self.processed += 1
+                self._emit(result)
+            return stored, result is not None
+        finally:
+            self._working.release()
 
     def start(self) -> None:
         prepare_long_running_process()
@@ -124,6 +151,7 @@ class PipelineRunner:
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Finish the packet in hand, stop, wait for telescope workers (they have their own timeouts)."""
+        self._stopping = True
         self._queue.put(_Stop())
         if self._thread is not None:
             self._thread.join(timeout_s)
@@ -286,9 +314,11 @@ class PipelineRunner:
         while True:
             passed_at = time.monotonic()
             try:
-                self._record_unrecorded()
-                self._drain_inbox()
-                self._run_overrides()
+                with self._working:
+                    self._record_unrecorded()
+                    self._drain_inbox()
+                    self._run_overrides()
+                self.passes += 1
                 self._storage_ok()
             except _StorageStillUnavailableError:
                 if self._pause_for_storage():
@@ -323,7 +353,8 @@ class PipelineRunner:
                 return True
             if not isinstance(item, JobReport):
                 return False
-            self._record_reports(block=False, first=item)  # with any other report already waiting
+            with self._working:
+                self._record_reports(block=False, first=item)  # with any other report already waiting
             if self._unrecorded:
                 return False  # the database failed: the pass retries them, with its pauses
 
@@ -340,9 +371,11 @@ class PipelineRunner:
             except queue.Empty:
                 continue
             if isinstance(item, JobReport):
-                self._record(item)
+                with self._working:
+                    self._record(item)
         try:
-            self._record_unrecorded()
+            with self._working:
+                self._record_unrecorded()
         except _StorageStillUnavailableError:
             for report in self._unrecorded:
                 log.error(

@@ -325,11 +325,24 @@ def announce_commits(sessions: sessionmaker[Session], channel: str = CHANGES_CHA
             table = getattr(state.statement, "table", None)
             written(state.session).add(str(getattr(table, "name", "unknown")))
 
+    def before_execute(connection: Connection, statement: Any, *_args: Any) -> None:
+        # Core statements run on the session's connection (the hot paths, see fastpath.py) bypass the session.
+        if getattr(statement, "is_dml", False):
+            table = getattr(statement, "table", None)
+            connection.info.setdefault(_CHANGED_TABLES, set()).add(str(getattr(table, "name", "unknown")))
+
+    def connection_done(connection: Connection) -> None:
+        if not connection.invalidated:  # a dead connection (its rollback after a lost server) has nothing to forget
+            connection.info.pop(_CHANGED_TABLES, None)
+
     def before_commit(session: Session) -> None:
         if session.get_bind().dialect.name != "postgresql":
             return
         session.flush()  # pending objects are flushed after this hook; count them in now
         tables = session.info.pop(_CHANGED_TABLES, None)
+        on_connection = session.connection().info.pop(_CHANGED_TABLES, None)
+        if on_connection:
+            tables = (tables or set()) | on_connection
         if tables:
             payload = ",".join(sorted(tables))[:NOTIFY_PAYLOAD_MAX_BYTES]
             session.execute(select(func.pg_notify(channel, payload)))
@@ -342,6 +355,11 @@ def announce_commits(sessions: sessionmaker[Session], channel: str = CHANGES_CHA
     event.listen(sessions, "before_commit", before_commit)
     event.listen(sessions, "after_rollback", forget)
     event.listen(sessions, "after_commit", forget)
+    bind = sessions.kw.get("bind")
+    if isinstance(bind, Engine):
+        event.listen(bind, "before_execute", before_execute)
+        event.listen(bind, "rollback", connection_done)
+        event.listen(bind, "commit", connection_done)
 
 
 def changed_tables(notices: Sequence[ChangeNotice]) -> frozenset[str]:
