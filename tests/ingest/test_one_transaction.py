@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from tests.ingest.conftest import wait_for
 from tracet_gui.app import ensure_default_proposals
@@ -102,8 +103,15 @@ def test_an_unreadable_packet_is_stored_then_failed_by_the_pipeline(
     assert inbox(db)[0][1] == "failed" and events(db) == []
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        RuntimeError("broken after the insert"),
+        IntegrityError("INSERT INTO inbox", {}, Exception("UNIQUE constraint failed: inbox.sha256")),  # a race
+    ],
+)
 def test_a_failure_inside_the_transaction_leaves_nothing_and_the_usual_path_stores_it(
-    db: Database, engine: tuple[Engine, list[ProcessedPacket]], monkeypatch: pytest.MonkeyPatch
+    db: Database, engine: tuple[Engine, list[ProcessedPacket]], monkeypatch: pytest.MonkeyPatch, error: Exception
 ) -> None:
     built, results = engine
     calls = {"n": 0}
@@ -112,7 +120,7 @@ def test_a_failure_inside_the_transaction_leaves_nothing_and_the_usual_path_stor
     def failing(session: Any, packet: Any) -> Any:
         calls["n"] += 1
         real(session, packet)  # written, then the transaction fails: all of it must be rolled back
-        raise RuntimeError("broken after the insert")
+        raise error
 
     from tracet_gui.pipeline import processor as processor_module
 
@@ -134,3 +142,46 @@ def test_a_stopped_runner_only_stores(db: Database) -> None:
     stored = built.submit_bytes((DATA / "SWIFT00.xml").read_bytes(), Channel.FILE, "test")
     assert inbox(db) == [(stored.inbox_id, "new", peek_ivorn((DATA / "SWIFT00.xml").read_bytes()))]
     assert datetime.now(UTC)  # stored durably, processed at the next start (covered by the pipeline tests)
+
+
+def test_with_telescope_answers_or_a_storage_problem_pending_the_pipeline_decides_it(
+    db: Database, engine: tuple[Engine, list[ProcessedPacket]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Answers not yet recorded (or the database just failed) go first: the packet is only stored, and the
+    pipeline decides it after them."""
+    built, results = engine
+    monkeypatch.setattr(built.runner, "_storage_problem", "the database is locked by another process")
+    stored = built.submit_bytes((DATA / "SWIFT00.xml").read_bytes(), Channel.FILE, "test")
+    wait_for(lambda: bool(results), 10, "decided by the pipeline")
+    assert results[0].inbox_id == stored.inbox_id
+    assert built.runner._storage_problem is None  # the pass that decided it found the database writable
+
+
+def test_stop_waits_for_a_packet_in_hand_before_saying_it_stops(db: Database) -> None:
+    """A one-transaction packet in hand (the runner's lock held) may still hand a telescope job to the workers:
+    stop() raises its flag only once it is done, so the job is seen and waited for."""
+    import threading
+
+    ensure_default_proposals(db, "test")
+    built = Engine(replace(Settings(db_url="unused"), remotes=()), db)
+    built.start()
+    wait_for(lambda: built.runner.passes >= 1, 10, "the first pass")
+    in_hand = threading.Event()
+    release = threading.Event()
+
+    def packet_in_hand() -> None:
+        with built.runner._working:
+            in_hand.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=packet_in_hand)
+    holder.start()
+    assert in_hand.wait(5)
+    stopper = threading.Thread(target=built.stop)
+    stopper.start()
+    stopper.join(0.3)
+    assert stopper.is_alive() and built.runner._stopping is False  # waits for the packet in hand
+    release.set()
+    holder.join(5)
+    stopper.join(30)
+    assert not stopper.is_alive() and built.runner._stopping is True

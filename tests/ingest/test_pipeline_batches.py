@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from tracet_gui.app import ensure_default_proposals, make_processor
 from tracet_gui.config import Settings
@@ -202,3 +202,40 @@ def test_an_inbox_commit_waiting_ends_a_batch_early(db: Database, monkeypatch: p
     _results, sizes = in_batches(db, processor)
     assert calls > 0
     assert set(sizes) == {1}
+
+
+def test_a_database_error_while_reading_a_later_packet_rolls_the_batch_back(
+    db: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On PostgreSQL a failed statement aborts the transaction: committing the packets before it would silently
+    roll them back. The batch is undone whole and its packets processed again, each once."""
+    backlog: list[str | bytes] = [
+        "SWIFT_Lost_starlock.xml",  # ignored events: no telescope request ends the batch before the bad packet
+        "SWIFT_Point_Dir_Change.xml",
+        "Fermi_532614103_1.xml",  # reading its group fails
+        "SWIFT00.xml",
+    ]
+    fill(db, backlog)
+    bad_trig = "532614103"
+    load_group: Callable[..., Any] = event_store.load_group
+
+    def failing_load(session: Any, trig_id: str) -> Any:
+        if trig_id == bad_trig:  # a real failing statement (on PostgreSQL it aborts the transaction)
+            session.execute(text("SELECT nope FROM event_group"))
+        return load_group(session, trig_id)
+
+    monkeypatch.setattr(event_store, "load_group", failing_load)
+    results, sizes = in_batches(db, processor_for(db, []))
+    assert "a batch of packets failed" in caplog.text  # rolled back whole, not committed up to the bad packet
+    assert sizes[0] == 1  # ... and its first packet processed alone
+    assert [r.status for r in results] == [
+        InboxStatus.PROCESSED,
+        InboxStatus.PROCESSED,
+        InboxStatus.FAILED,
+        InboxStatus.PROCESSED,
+    ]
+    with db.session() as s:
+        rows = s.execute(select(InboxRow.ivorn, InboxRow.status)).all()
+        event_ivorns = list(s.execute(select(EventRow.ivorn)).scalars())
+    assert sorted(event_ivorns) == sorted(r.ivorn for r in rows if r.status == "processed")
+    assert len(event_ivorns) == len(set(event_ivorns)) == 3

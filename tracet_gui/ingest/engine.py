@@ -186,6 +186,9 @@ class Engine:
         # SQLite has one writer at a time: the inbox commits of this process go before the pipeline's next
         # packet instead of polling in SQLite's busy handler while the pipeline commits packet after packet.
         self._inbox_first = InboxFirst(enabled=database.engine.dialect.name == "sqlite")
+        # One inbox store at a time in this process (InboxFirst already orders them on SQLite): a packet stored and
+        # decided in one transaction must not overtake an older packet another thread is still storing.
+        self._storing = threading.Lock()
         self.processor = _InboxFirstProcessor(self._inbox_first, database.sessions, parser, decider, self.clock)
         self.sender = sender or build_sender(settings, lambda: armed_state(database.sessions).armed, database.sessions)
         if chooser is None:
@@ -267,7 +270,7 @@ class Engine:
         instead (``PipelineRunner.store_and_process``): one commit and no hand-over between its receipt and its
         decision. Either way the packet is committed before this returns (and before it is ACKed)."""
         try:
-            with self._inbox_first.inbox():
+            with self._inbox_first.inbox(), self._storing:
                 at_once = self.runner.store_and_process(packets[0]) if len(packets) == 1 else None
                 if at_once is None:
                     stored = store_raw_packets(self.database.sessions, packets)

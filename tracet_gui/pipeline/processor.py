@@ -33,7 +33,7 @@ from tracet_gui.pipeline.decider import (
 from tracet_gui.pipeline.parse import VOEventParser
 from tracet_gui.storage import events as event_store
 from tracet_gui.storage.database import Session, SessionFactory
-from tracet_gui.storage.errors import storage_unavailable
+from tracet_gui.storage.errors import database_error, lost_a_race, storage_unavailable
 from tracet_gui.storage.events import StoredGroup
 from tracet_gui.storage.inbox import (
     InboxItem,
@@ -174,6 +174,8 @@ class PacketProcessor:
                         raise RuntimeError(f"inbox row {stored.inbox_id} was processed by someone else")
                     session.commit()
         except Exception as exc:
+            if lost_a_race(exc):
+                return None  # a concurrent writer of the same packet, or a conflict: the usual path retries those
             if storage_unavailable(exc) is not None:
                 raise  # the usual path could not store it either: the caller reports it as it would
             if not isinstance(exc, ParseError):
@@ -223,8 +225,8 @@ class PacketProcessor:
                 try:  # reads only: a failure here leaves nothing of this packet to undo
                     evaluation = self._evaluate(session, item)
                 except Exception as exc:
-                    if storage_unavailable(exc) is not None:
-                        raise
+                    if storage_unavailable(exc) is not None or (done and database_error(exc)):
+                        raise  # a failed statement may have aborted the transaction: all of it goes (see caller)
                     break  # processed alone next, where its failure is recorded
                 if not done:
                     turn.enter_context(self.write_turn())

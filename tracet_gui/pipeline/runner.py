@@ -128,7 +128,9 @@ class PipelineRunner:
         if self._thread is None or self._stopping or not self._working.acquire(blocking=False):
             return None
         try:
-            if self._stopping:  # stop() came meanwhile: telescope workers may be gone
+            if self._stopping or self._unrecorded or self._storage_problem is not None or not self._queue.empty():
+                # Stopping (the telescope workers may be gone), or telescope answers or a wake not yet handled:
+                # decided after them, by the pipeline thread, like any packet.
                 return None
             outcome = self._processor.store_and_process(packet)
             if outcome is None:
@@ -151,7 +153,12 @@ class PipelineRunner:
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Finish the packet in hand, stop, wait for telescope workers (they have their own timeouts)."""
+        # Set while no one-transaction packet is in hand (its telescope job must still reach the workers, and
+        # _finish_in_flight see it); a pipeline pass holding the lock longer than the timeout is not waited for.
+        locked = self._working.acquire(timeout=timeout_s)
         self._stopping = True
+        if locked:
+            self._working.release()
         self._queue.put(_Stop())
         if self._thread is not None:
             self._thread.join(timeout_s)

@@ -46,3 +46,21 @@ def storage_unavailable(exc: BaseException) -> str | None:
         if needle in lowered:
             return message
     return None
+
+
+def database_error(exc: BaseException) -> bool:
+    """True when ``exc`` came from the database (a failed statement may have aborted the transaction)."""
+    return isinstance(exc, DBAPIError)
+
+
+def lost_a_race(exc: BaseException) -> bool:
+    """A concurrent writer committed one of the same rows first (unique constraint), or the server rolled this
+    transaction back to end a conflict with it (PostgreSQL, SQLSTATE class 40): trying again may succeed."""
+    from sqlalchemy.exc import IntegrityError
+
+    if isinstance(exc, IntegrityError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith("40")

@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, or_, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracet_gui.core.vocabulary import Channel, InboxStatus
+from tracet_gui.storage.errors import lost_a_race
 from tracet_gui.storage.fastpath import expire_loaded, table_of, update_by_id
 from tracet_gui.storage.schema import InboxRow
 
@@ -84,7 +85,7 @@ def store_raw_packets(sessions: sessionmaker[Session], packets: Sequence[RawPack
                 return stored
             except DBAPIError as exc:
                 session.rollback()
-                if not _lost_a_race(exc) or attempt == attempts:
+                if not lost_a_race(exc) or attempt == attempts:
                     raise
     raise AssertionError("unreachable")
 
@@ -111,16 +112,6 @@ def _pending(p: RawPacket, now: datetime) -> _Pending:
         _fitting(p.topic, InboxRow.topic, truncate=True),
         p.received_utc or now,
     )
-
-
-def _lost_a_race(exc: DBAPIError) -> bool:
-    """A concurrent writer committed one of the same packets first (unique constraint), or the server rolled
-    this transaction back to end a deadlock with it (PostgreSQL, SQLSTATE class 40: the two inserted the same
-    packets in different orders)."""
-    if isinstance(exc, IntegrityError):
-        return True
-    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    return isinstance(sqlstate, str) and sqlstate.startswith("40")
 
 
 @dataclass(frozen=True, slots=True)
