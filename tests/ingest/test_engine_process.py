@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,10 +13,11 @@ from tests.ingest.conftest import wait_for
 from tracet_gui.config import Settings
 from tracet_gui.ingest.engine_process import EngineProcess, as_fresh_demo_packet, headless_command
 from tracet_gui.storage.database import Database
-from tracet_gui.storage.schema import EventRow
+from tracet_gui.storage.schema import EventRow, InboxRow
 
 pytestmark = [pytest.mark.reliability]
 DATA = Path(__file__).resolve().parents[1] / "data"
+DEMO_MALFORMED = Path(__file__).resolve().parents[2] / "resources" / "demo" / "15_Swift_unknown_fail.xml"
 
 
 @pytest.fixture
@@ -24,13 +26,18 @@ def child_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, str(tmp_path / name.lower()))
 
 
+def inbox_statuses(db: Database) -> list[str]:
+    with db.session() as s:
+        return list(s.scalars(select(InboxRow.status)))
+
+
 def events(db: Database) -> list[str]:
     with db.session() as s:
         return list(s.scalars(select(EventRow.ivorn)))
 
 
 def test_child_engine_takes_demo_packets_publishes_health_and_stops_with_its_parent(
-    db: Database, child_env: None
+    db: Database, child_env: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = replace(Settings(db_url=db.url), receive_port=0)
     engine = EngineProcess(settings, db)
@@ -41,6 +48,14 @@ def test_child_engine_takes_demo_packets_publishes_health_and_stops_with_its_par
         engine.publish_demo(raw)
         wait_for(lambda: len(events(db)) == 1, 60, "the demo packet stored and processed")
         assert events(db)[0].endswith(engine._tag.decode())  # a fresh IVORN, never a duplicate of a real one
+        # The demo feed's malformed packet: kept as failed, and said so in one line (no traceback).
+        with caplog.at_level(logging.WARNING, logger="tracet_gui.ingest.engine_process"):
+            engine.publish_demo(DEMO_MALFORMED.read_bytes())
+            wait_for(lambda: inbox_statuses(db).count("failed") == 1, 60, "the malformed demo packet kept as failed")
+            wait_for(lambda: "demo packet" in caplog.text, 10, "the demo sender's word on it")
+        said = [r for r in caplog.records if "demo packet" in r.getMessage()]
+        assert [r.levelno for r in said] == [logging.WARNING] and said[0].exc_info is None
+        assert "kept in the inbox as failed" in said[0].getMessage()
         wait_for(lambda: any(h.connection.startswith("author-port") for h in engine.health()), 30, "feed health")
         author = next(h for h in engine.health() if h.connection.startswith("author-port"))
         assert author.state == "listening" and author.engine.endswith(

@@ -20,10 +20,10 @@ from tracet_gui.core.clock import Clock, SystemClock
 from tracet_gui.core.sending import AcceptingRecorder, RequestSender, SendResult
 from tracet_gui.core.streams import DEFAULT_INTERESTING_STREAMS
 from tracet_gui.core.vocabulary import Channel
-from tracet_gui.ingest.engine_process import as_fresh_demo_packet
+from tracet_gui.ingest.engine_process import as_fresh_demo_packet, send_demo_packet
 from tracet_gui.ingest.health import ConnectionHealth, ConnectionState, HealthRegistry
 from tracet_gui.ingest.kafka import DEFAULT_TOPICS, ConsumerFactory, KafkaService, gcn_consumer_factory
-from tracet_gui.ingest.vtp import VtpService, VtpSettings, send_to_author_port
+from tracet_gui.ingest.vtp import VtpService, VtpSettings
 from tracet_gui.pipeline.decider import PointingChooser, ProposalDecider
 from tracet_gui.pipeline.overrides import OverrideExecutor
 from tracet_gui.pipeline.parse import VOEventParser, peek_ivorn
@@ -321,19 +321,11 @@ class Engine:
 
         Runs on a short-lived thread so the caller (the GUI) never waits on the network.
         """
-        packet = as_fresh_demo_packet(raw, f"demo{self._demo_run}".encode())
-        port = self.receive_port
-
-        def send() -> None:
-            try:
-                if port is None:
-                    self.submit_bytes(packet, Channel.MANUAL, "demo")
-                else:
-                    send_to_author_port("127.0.0.1", port, packet)
-            except Exception:
-                log.exception("demo packet not sent")
-
-        threading.Thread(target=send, name="demo-author", daemon=True).start()
+        send_demo_packet(
+            as_fresh_demo_packet(raw, f"demo{self._demo_run}".encode()),
+            self.receive_port,
+            lambda packet: self.submit_bytes(packet, Channel.MANUAL, "demo"),
+        )
 
     def _log_health(self, health: ConnectionHealth) -> None:
         if health.name == DATABASE_HEALTH and health.state is ConnectionState.ERROR:

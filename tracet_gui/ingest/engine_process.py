@@ -20,13 +20,14 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from tracet_gui.config import Settings
 from tracet_gui.core.vocabulary import Channel
-from tracet_gui.ingest.vtp import send_to_author_port
+from tracet_gui.ingest.vtp import NoReplyError, send_to_author_port
 from tracet_gui.pipeline.parse import peek_ivorn
 from tracet_gui.storage.database import Database
 from tracet_gui.storage.feed_status import FeedStatus, read_feed_status
@@ -55,6 +56,28 @@ def demo_ivorn(ivorn: bytes, tag: bytes) -> bytes:
 def as_fresh_demo_packet(raw: bytes, tag: bytes) -> bytes:
     """``raw`` with its IVORN made unique by ``tag`` (a demo run never collides with a stored packet)."""
     return re.sub(rb'ivorn="([^"]+)"', lambda m: b'ivorn="' + demo_ivorn(m.group(1), tag) + b'"', raw, count=1)
+
+
+def send_demo_packet(packet: bytes, port: int | None, store: Callable[[bytes], object]) -> None:
+    """Send a demo packet to the engine's author port, like a real push, on a short-lived thread (the caller, the
+    GUI, never waits on the network); without a port, ``store`` it directly."""
+
+    def send() -> None:
+        try:
+            if port is None:
+                store(packet)
+            else:
+                send_to_author_port("127.0.0.1", port, packet)
+        except NoReplyError as exc:  # the demo feed's last packet is malformed on purpose
+            log.warning(
+                "demo packet %s: %s; a packet the author port cannot read is kept in the inbox as failed",
+                peek_ivorn(packet) or "(no IVORN)",
+                exc,
+            )
+        except Exception:
+            log.exception("demo packet not sent")
+
+    threading.Thread(target=send, name="demo-author", daemon=True).start()
 
 
 def headless_command(settings: Settings, config_path: Path | None) -> list[str]:
@@ -176,16 +199,9 @@ class EngineProcess:
 
     def publish_demo(self, raw: bytes) -> None:
         """Send a bundled packet as a fresh alert through the child's author port (on a short-lived thread)."""
-        packet = as_fresh_demo_packet(raw, self._tag)
-        port = self.receive_port
-
-        def send() -> None:
-            try:
-                if port is None:
-                    store_raw_packet(self.database.sessions, packet, Channel.MANUAL, ivorn=peek_ivorn(packet))
-                else:
-                    send_to_author_port("127.0.0.1", port, packet)
-            except Exception:
-                log.exception("demo packet not sent")
-
-        threading.Thread(target=send, name="demo-author", daemon=True).start()
+        sessions = self.database.sessions
+        send_demo_packet(
+            as_fresh_demo_packet(raw, self._tag),
+            self.receive_port,
+            lambda packet: store_raw_packet(sessions, packet, Channel.MANUAL, ivorn=peek_ivorn(packet)),
+        )

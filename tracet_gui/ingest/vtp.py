@@ -694,6 +694,11 @@ class VtpService:
         return DeferredList(waits, consumeErrors=True)
 
 
+class NoReplyError(ConnectionError):
+    """The author port closed the connection without a reply: it does so for a packet it cannot read (no IVORN
+    to answer about) once it has stored the bytes (they are kept in the inbox as failed)."""
+
+
 def send_to_author_port(host: str, port: int, packet: bytes, timeout_s: float = 10.0) -> str:
     """Act as a VTP author: send one packet, return the reply's role ("ack"/"nak"). Blocking; no reactor needed."""
     import socket
@@ -705,7 +710,7 @@ def send_to_author_port(host: str, port: int, packet: bytes, timeout_s: float = 
         while len(header) < 4:
             chunk = sock.recv(4 - len(header))
             if not chunk:
-                raise ConnectionError("connection closed before the reply")
+                raise NoReplyError("connection closed before the reply")
             header += chunk
         (length,) = struct.unpack("!i", header)
         reply = b""
