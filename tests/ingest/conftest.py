@@ -144,6 +144,24 @@ class Daemon:
         port = line.strip().split("receive_port=")[1]
         self.receive_port = None if port == "None" else int(port)
 
+    def wait_subscribed(self, timeout_s: float = 20.0) -> None:
+        """Wait until the daemon logged a connected broker subscription (``broker_log``) in its database."""
+        from sqlalchemy import select
+
+        from tracet_gui.storage.database import Database
+        from tracet_gui.storage.schema import BrokerLogRow
+
+        db = Database.open(self.db_url, migrate=False)
+        try:
+
+            def connected() -> bool:
+                with db.session() as s:
+                    return s.scalar(select(BrokerLogRow.id).where(BrokerLogRow.state == "connected")) is not None
+
+            wait_for(connected, timeout_s, "the subscription to the broker")
+        finally:
+            db.close()
+
     def stop(self, sig: int = signal.SIGTERM) -> int:
         assert self.process is not None
         if self.process.poll() is None:

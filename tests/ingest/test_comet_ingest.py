@@ -65,13 +65,8 @@ def counts(url: str) -> tuple[int, int, int]:
 def test_comet_sendvo_events_arrive_once_and_are_decided(broker: Broker, daemon_factory: Callable[..., Daemon]) -> None:
     daemon = daemon_factory("--remote", f"127.0.0.1:{broker.broadcast_port}")
     url = daemon.db_url
+    daemon.wait_subscribed()
     db = Database.open(url, migrate=False)
-
-    def connected() -> bool:
-        with db.session() as s:
-            return s.scalar(select(BrokerLogRow.id).where(BrokerLogRow.state == "connected")) is not None
-
-    wait_for(connected, 20, "the subscription")
     files = ["SWIFT_BAT_GRB_Pos_1093742-465.xml", "SWIFT_XRT_Pos_1093742-588.xml", "SWIFT_short.xml"]
     for name in files:
         subprocess.run(
@@ -110,13 +105,8 @@ def test_a_burst_through_the_broker_is_stored_and_decided_exactly_once(
     inbox once, processed once, and gets its own event (bench/burst_throughput.py measures the same at scale)."""
     daemon = daemon_factory("--remote", f"127.0.0.1:{broker.broadcast_port}")
     url = daemon.db_url
+    daemon.wait_subscribed()
     db = Database.open(url, migrate=False)
-
-    def connected() -> bool:
-        with db.session() as s:
-            return s.scalar(select(BrokerLogRow.id).where(BrokerLogRow.state == "connected")) is not None
-
-    wait_for(connected, 20, "the subscription")
     template = (DATA / "SWIFT_BAT_GRB_Pos_1093742-465.xml").read_bytes()
     packets = [new_trigger_packet(template, n, "burst") for n in range(BURST)]
     sent = {peek_ivorn(p) for p in packets}

@@ -15,14 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from tests.ingest.conftest import Broker, Daemon, wait_for
 from tests.ingest.vtp_author import numbered_packet, send_voevent
 from tests.reliability.helpers import DATA, all_processed, daemon_log, event_ivorns, inbox, ivorn_of
-from tracet_gui.storage.database import Database
 from tracet_gui.storage.engine import SQLITE_BUSY_TIMEOUT_ENV
-from tracet_gui.storage.schema import BrokerLogRow
 
 pytestmark = [pytest.mark.reliability, pytest.mark.broker, pytest.mark.sqlite_only]
 BUSY_TIMEOUT_MS = 400
@@ -62,14 +59,7 @@ def test_an_exclusive_lock_held_by_another_process_loses_nothing(
     )
     assert daemon.receive_port is not None and daemon.process is not None
     url, author_port = daemon.db_url, daemon.receive_port
-    db = Database.open(url, migrate=False)
-
-    def subscribed() -> bool:
-        with db.session() as s:
-            return s.scalar(select(BrokerLogRow.id).where(BrokerLogRow.state == "connected")) is not None
-
-    wait_for(subscribed, 20, "the subscription to the broker")
-    db.close()
+    daemon.wait_subscribed()
     template = (DATA / "SWIFT_BAT_GRB_Pos_1093742-465.xml").read_bytes()
     before = numbered_packet(template, 0, "before")
     assert send_voevent("127.0.0.1", author_port, before) == "ack"

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import event, text
 
 from tests.ingest.conftest import Broker, Daemon, wait_for
 from tests.ingest.vtp_author import numbered_packet, send_voevent
@@ -31,7 +31,6 @@ from tracet_gui.ingest.health import ConnectionState
 from tracet_gui.pipeline.parse import peek_ivorn
 from tracet_gui.storage.database import Database
 from tracet_gui.storage.inbox import store_raw_packet
-from tracet_gui.storage.schema import BrokerLogRow
 
 pytestmark = [pytest.mark.reliability, pytest.mark.sqlite_only]
 
@@ -92,14 +91,7 @@ def test_a_full_disk_is_reported_loses_nothing_and_recovers_without_restart(
     daemon = daemon_factory("--remote", f"127.0.0.1:{broker.broadcast_port}", "--receive-port", "0", db_url=url)
     assert daemon.receive_port is not None and daemon.process is not None
     author_port = daemon.receive_port
-    db = Database.open(url, migrate=False)
-
-    def subscribed() -> bool:
-        with db.session() as s:
-            return s.scalar(select(BrokerLogRow.id).where(BrokerLogRow.state == "connected")) is not None
-
-    wait_for(subscribed, 20, "the subscription to the broker")
-    db.close()
+    daemon.wait_subscribed()
     first = numbered_packet(TEMPLATE, 0, "first")
     assert send_voevent("127.0.0.1", author_port, first) == "ack"
     wait_for(lambda: all_processed(url), 30, "the first packet")

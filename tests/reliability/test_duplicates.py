@@ -17,7 +17,7 @@ from tests.ingest.conftest import Broker, Daemon, wait_for
 from tests.ingest.vtp_author import numbered_packet, send_voevent
 from tests.reliability.helpers import DATA, inbox, ivorn_of
 from tracet_gui.storage.database import Database
-from tracet_gui.storage.schema import BrokerLogRow, DecisionLogRow, EventRow, ProposalDecisionRow
+from tracet_gui.storage.schema import DecisionLogRow, EventRow, ProposalDecisionRow
 
 pytestmark = [pytest.mark.reliability, pytest.mark.broker]
 PACKETS = 24
@@ -30,13 +30,8 @@ def test_the_same_alerts_from_three_channels_at_once_are_stored_and_decided_once
     daemon = daemon_factory("--remote", f"127.0.0.1:{broker.broadcast_port}", "--receive-port", "0")
     assert daemon.receive_port is not None
     url, author_port = daemon.db_url, daemon.receive_port
+    daemon.wait_subscribed()
     db = Database.open(url, migrate=False)
-
-    def subscribed() -> bool:
-        with db.session() as s:
-            return s.scalar(select(BrokerLogRow.id).where(BrokerLogRow.state == "connected")) is not None
-
-    wait_for(subscribed, 20, "the subscription to the broker")
     template = (DATA / "SWIFT_BAT_GRB_Pos_1093742-465.xml").read_bytes()
     packets = [numbered_packet(template, n, "dup") for n in range(PACKETS)]
     drop = tmp_path / "drop"
