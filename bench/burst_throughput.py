@@ -29,7 +29,6 @@ Usage: .venv/bin/python bench/burst_throughput.py [--packets 10000] [--authors 4
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import platform
@@ -47,10 +46,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import add_broker_eventdb_argument, broker_env, percentile, write_result  # noqa: E402
+
 from tests.ingest.vtp_author import new_trigger_packet, send_voevent  # noqa: E402
 
 TEMPLATE = ROOT / "tests" / "data" / "SWIFT_BAT_GRB_Pos_1093742-465.xml"
-MEMORY_EVENTDB = Path(__file__).resolve().parent / "comet_memory_eventdb"
 
 
 def burst_packet(template: bytes, n: int) -> bytes:
@@ -90,14 +90,9 @@ def progress_table(t0: float, series: dict[str, Sequence[float]], steps: int = 1
     return rows
 
 
-def pct(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def lag_summary(values: Sequence[float]) -> dict[str, float]:
     ms = [v * 1e3 for v in values]
-    return {"median_ms": statistics.median(ms), "p99_ms": pct(ms, 0.99), "max_ms": max(ms)}
+    return {"median_ms": statistics.median(ms), "p99_ms": percentile(ms, 0.99), "max_ms": max(ms)}
 
 
 COMET_MAX_OUTSTANDING_ACK = 10
@@ -197,13 +192,7 @@ def main() -> None:
     args_parser = argparse.ArgumentParser(description=__doc__)
     args_parser.add_argument("--packets", "--events", type=int, default=10_000, dest="packets")
     args_parser.add_argument("--authors", type=int, default=4, help="concurrent author processes")
-    args_parser.add_argument(
-        "--broker-eventdb",
-        choices=("memory", "dumb"),
-        default="memory",
-        help="the broker's previously-seen store: in memory (bench/comet_memory_eventdb), or Comet's fallback "
-        "dbm.dumb files, which slow the broker to ~11 events/s by 10,000 events",
-    )
+    add_broker_eventdb_argument(args_parser, "files, which slow the broker to ~11 events/s by 10,000 events")
     args_parser.add_argument(
         "--across-iamalive",
         action="store_true",
@@ -260,7 +249,7 @@ def main() -> None:
 
     context = multiprocessing.get_context("spawn")  # no fork of a process running the reactor thread
     with tempfile.TemporaryDirectory() as tmp:
-        env = {"PYTHONPATH": str(MEMORY_EVENTDB)} if args.broker_eventdb == "memory" else {}
+        env = broker_env(args.broker_eventdb)
         broker = Broker(free_port(), free_port(), Path(tmp) / "broker", env=env)
         broker.start()
         broker_up = time.monotonic()  # its first iamalive goes out now, then one every IAMALIVE_S
@@ -378,8 +367,7 @@ def main() -> None:
         },
         "proof": proof,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
+    write_result(args.out, result)
     print(
         f"{args.packets} packets, {args.authors} authors: bare subscriber {bare_rate['packets_per_s']:.0f}/s; "
         f"ours stored {stored_rate['packets_per_s']:.0f}/s ({result['stored_rate_ratio_to_bare']:.2f}x), "

@@ -40,6 +40,9 @@ os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from common import write_result  # noqa: E402
+
 CACHE = ROOT / "bench" / ".cache"
 GENERATOR_VERSION = 1
 """Bump when the generated rows change (the cache file name carries it)."""
@@ -331,8 +334,7 @@ def main() -> None:
         "limits_s": {"open": OPEN_LIMIT_S, "page_filter_sort": PAGE_LIMIT_S},
         "slow": slow,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
+    write_result(args.out, result)
     for key, value in s.items():
         print(f"{key:32s} {value * 1e3:9.1f} ms   (small database: {baseline['seconds'][key] * 1e3:7.1f} ms)")
     print(f"peak RSS {large['peak_rss_mb']:.0f} MB (small database: {baseline['peak_rss_mb']:.0f} MB)")

@@ -28,7 +28,6 @@ Usage: .venv/bin/python bench/e2e_latency.py [--events 1000] [--gap-ms 20] [--wa
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import platform
@@ -47,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from comet.protocol.subscriber import VOEventSubscriberFactory  # noqa: E402
+from common import add_broker_eventdb_argument, broker_env, percentile, write_result  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 from twisted.internet import reactor as _reactor  # noqa: E402
 from twisted.internet import threads  # noqa: E402
@@ -69,14 +69,9 @@ TRIGGERING_PROPOSAL = "MWA_VCS_GRB_swif"
 FIRST_TRIG_ID = 2_000_000
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def summary(values: list[float]) -> dict[str, float]:
     ms = [v * 1e3 for v in values]
-    return {"n": len(ms), "median_ms": statistics.median(ms), "p99_ms": pct(ms, 0.99), "max_ms": max(ms)}
+    return {"n": len(ms), "median_ms": statistics.median(ms), "p99_ms": percentile(ms, 0.99), "max_ms": max(ms)}
 
 
 def packet_for(template: bytes, n: int) -> bytes:
@@ -120,13 +115,7 @@ def main() -> None:
     args_parser.add_argument("--events", type=int, default=1000, help="packets measured (default 1000)")
     args_parser.add_argument("--gap-ms", type=float, default=20.0, help="pause after each ACK (default 20 ms)")
     args_parser.add_argument("--warmup", type=int, default=20, help="packets sent first and not counted")
-    args_parser.add_argument(
-        "--broker-eventdb",
-        choices=("memory", "dumb"),
-        default="memory",
-        help="the broker's previously-seen store: in memory (bench/comet_memory_eventdb), or Comet's fallback "
-        "dbm.dumb (slower with every event)",
-    )
+    add_broker_eventdb_argument(args_parser, "(slower with every event)")
     args_parser.add_argument(
         "--bare-in-process",
         action="store_true",
@@ -169,7 +158,7 @@ def main() -> None:
     total = args.warmup + args.events
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp, TelescopeSimulator(port=0) as simulator:
-        env = {"PYTHONPATH": str(ROOT / "bench" / "comet_memory_eventdb")} if args.broker_eventdb == "memory" else {}
+        env = broker_env(args.broker_eventdb)
         broker = Broker(free_port(), free_port(), Path(tmp) / "broker", env=env)
         broker.start()
         engine: Engine | None = None
@@ -282,8 +271,7 @@ def main() -> None:
     }
     result["tracet_gui_receipt_to_telescope_request"] = summary(receipt_to_request) if receipt_to_request else None
     result["author_send_to_telescope_request"] = summary(send_to_request) if send_to_request else None
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
+    write_result(args.out, result)
     o, b = result["tracet_gui_send_to_committed_decision"], result["bare_comet_subscriber_noop"]
     print(
         f"{args.events} events: send -> committed decision median {o['median_ms']:.1f} ms, p99 {o['p99_ms']:.1f} ms; "

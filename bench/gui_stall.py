@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import json
 import multiprocessing
 import os
 import platform
@@ -44,6 +43,7 @@ os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import percentile, write_result  # noqa: E402
 from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
@@ -90,7 +90,7 @@ class StallProbe:
         return {
             "ticks": len(self.gaps_s),
             "longest_stall_ms": ordered[-1],
-            "p99_stall_ms": ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))],
+            "p99_stall_ms": percentile(ordered, 0.99),
             "median_stall_ms": statistics.median(ordered),
             "stalls_over_limit": sum(1 for s in stalls if s > STALL_LIMIT_MS),
         }
@@ -268,8 +268,7 @@ def main() -> None:
         "baseline_idle": {**idle, "duration_s": args.idle_s},
         "longest_stall_over_idle_ms": burst["longest_stall_ms"] - idle["longest_stall_ms"],
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
+    write_result(args.out, result)
     print(
         f"{args.packets} packets in {t_processed:.1f} s (all taken in by the console after {t_shown:.1f} s): "
         f"longest GUI stall {burst['longest_stall_ms']:.0f} ms, p99 {burst['p99_stall_ms']:.1f} ms, "

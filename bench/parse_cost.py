@@ -6,13 +6,13 @@ Usage: .venv/bin/python bench/parse_cost.py [--rounds N] [--out bench/results/pa
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from common import write_result
 from lxml import etree
 
 from tracet_gui.core.records import ParseError
@@ -71,8 +71,7 @@ def main() -> None:
         "mean_tracet_gui_us": total_ours / len(rows),
         "rows": rows,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(summary, indent=2))
+    write_result(args.out, summary)
     print(
         f"{len(rows)} packets: parse costs {summary['corpus_ratio']:.2f}x a bare lxml parse over the corpus "
         f"(median {summary['median_ratio']:.2f}x, worst {summary['max_ratio']:.2f}x; "

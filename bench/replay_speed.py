@@ -7,13 +7,14 @@ durable write). Usage: .venv/bin/python bench/replay_speed.py [--rounds N]
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from common import percentile, write_result
 
 from tracet_gui.app import ensure_default_proposals, make_processor
 from tracet_gui.config import Settings
@@ -24,11 +25,6 @@ from tracet_gui.storage.database import Database
 from tracet_gui.storage.inbox import store_raw_packet
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def one_round(tmp: Path, packets: list[bytes], n: int) -> tuple[list[float], list[float]]:
@@ -76,14 +72,13 @@ def main() -> None:
         "packets_per_round": len(packets),
         "rounds": args.rounds,
         "store_only_median_ms": statistics.median(base) * 1e3,
-        "store_only_p99_ms": _percentile(base, 0.99) * 1e3,
+        "store_only_p99_ms": percentile(base, 0.99) * 1e3,
         "full_median_ms": statistics.median(ours) * 1e3,
-        "full_p99_ms": _percentile(ours, 0.99) * 1e3,
+        "full_p99_ms": percentile(ours, 0.99) * 1e3,
         "full_max_ms": max(ours) * 1e3,
         "median_ratio_to_store_only": statistics.median(ours) / statistics.median(base),
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(summary, indent=2))
+    write_result(args.out, summary)
     print(
         f"{len(packets)} packets x {args.rounds} rounds, default proposals: full processing median "
         f"{summary['full_median_ms']:.1f} ms, p99 {summary['full_p99_ms']:.1f} ms, max {summary['full_max_ms']:.1f} ms "
