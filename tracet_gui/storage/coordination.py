@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 from sqlalchemy import Connection, Engine, event, func, select, text
-from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +296,7 @@ def notify_change(session: Session, channel: str, payload: str = "") -> None:
 
 
 _CHANGED_TABLES: Final = "tracet_changed_tables"
-"""Key in ``Session.info`` under which :func:`announce_commits` gathers the tables a transaction wrote."""
+"""Key in ``Connection.info`` under which :func:`announce_commits` gathers the tables a transaction wrote."""
 
 
 def announce_commits(sessions: sessionmaker[Session], channel: str = CHANGES_CHANNEL) -> None:
@@ -306,27 +306,17 @@ def announce_commits(sessions: sessionmaker[Session], channel: str = CHANGES_CHA
     listener re-reads what it shows from those tables. The notice is sent inside the transaction, just before
     it commits, so it is delivered only if the commit succeeds. Registered only for PostgreSQL (elsewhere there
     is nobody to tell); a transaction that only read sends nothing.
+
+    The tables are noted where every write passes: each INSERT/UPDATE/DELETE executed on the engine's connections,
+    whether the ORM's flush, ``Session.execute`` or a prepared Core statement on the session's connection (the
+    packet path, see fastpath.py) sent it; a connection forgets them when its transaction commits or rolls back.
     """
     _check_channel(channel)
-
-    def written(session: Session) -> set[str]:
-        tables: set[str] = session.info.setdefault(_CHANGED_TABLES, set())
-        return tables
-
-    def after_flush(session: Session, _context: Any) -> None:
-        tables = written(session)
-        for obj in (*session.new, *session.dirty, *session.deleted):
-            table = getattr(obj, "__tablename__", None)
-            if table:
-                tables.add(str(table))
-
-    def do_orm_execute(state: ORMExecuteState) -> None:
-        if state.is_insert or state.is_update or state.is_delete:
-            table = getattr(state.statement, "table", None)
-            written(state.session).add(str(getattr(table, "name", "unknown")))
+    bind = sessions.kw.get("bind")
+    if not isinstance(bind, Engine):
+        raise TypeError("announce_commits needs a sessionmaker bound to an Engine")
 
     def before_execute(connection: Connection, statement: Any, *_args: Any) -> None:
-        # Core statements run on the session's connection (the hot paths, see fastpath.py) bypass the session.
         if getattr(statement, "is_dml", False):
             table = getattr(statement, "table", None)
             connection.info.setdefault(_CHANGED_TABLES, set()).add(str(getattr(table, "name", "unknown")))
@@ -339,27 +329,15 @@ def announce_commits(sessions: sessionmaker[Session], channel: str = CHANGES_CHA
         if session.get_bind().dialect.name != "postgresql":
             return
         session.flush()  # pending objects are flushed after this hook; count them in now
-        tables = session.info.pop(_CHANGED_TABLES, None)
-        on_connection = session.connection().info.pop(_CHANGED_TABLES, None)
-        if on_connection:
-            tables = (tables or set()) | on_connection
+        tables = session.connection().info.pop(_CHANGED_TABLES, None)
         if tables:
             payload = ",".join(sorted(tables))[:NOTIFY_PAYLOAD_MAX_BYTES]
             session.execute(select(func.pg_notify(channel, payload)))
 
-    def forget(session: Session, *_args: Any) -> None:
-        session.info.pop(_CHANGED_TABLES, None)
-
-    event.listen(sessions, "after_flush", after_flush)
-    event.listen(sessions, "do_orm_execute", do_orm_execute)
     event.listen(sessions, "before_commit", before_commit)
-    event.listen(sessions, "after_rollback", forget)
-    event.listen(sessions, "after_commit", forget)
-    bind = sessions.kw.get("bind")
-    if isinstance(bind, Engine):
-        event.listen(bind, "before_execute", before_execute)
-        event.listen(bind, "rollback", connection_done)
-        event.listen(bind, "commit", connection_done)
+    event.listen(bind, "before_execute", before_execute)
+    event.listen(bind, "rollback", connection_done)
+    event.listen(bind, "commit", connection_done)
 
 
 def changed_tables(notices: Sequence[ChangeNotice]) -> frozenset[str]:
