@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
+from datetime import datetime
 
 from tracet_gui.core.clock import Clock, SystemClock
 from tracet_gui.core.grouping import fold_event
@@ -161,8 +162,7 @@ class PacketProcessor:
             return None
         try:
             with self._sessions() as session:
-                arrived = InboxItem(0, packet.raw, packet.channel, received, InboxStatus.NEW)
-                evaluation = self._evaluate(session, arrived)
+                evaluation = self._evaluate(session, packet.raw, received)
                 with _rolled_back_on_error(session):
                     stored = store_in_transaction(session, packet)
                     if stored.duplicate or unprocessed_before(session, stored.inbox_id):
@@ -223,7 +223,7 @@ class PacketProcessor:
                 if item.status is not InboxStatus.NEW:
                     break
                 try:  # reads only: a failure here leaves nothing of this packet to undo
-                    evaluation = self._evaluate(session, item)
+                    evaluation = self._evaluate(session, item.raw, item.received_utc)
                 except Exception as exc:
                     if storage_unavailable(exc) is not None or (done and database_error(exc)):
                         raise  # a failed statement may have aborted the transaction: all of it goes (see caller)
@@ -247,9 +247,9 @@ class PacketProcessor:
                 session.commit()
         return done
 
-    def _evaluate(self, session: Session, item: InboxItem) -> _Evaluation:
+    def _evaluate(self, session: Session, raw: bytes, received_utc: datetime) -> _Evaluation:
         """Parse, read the group, evaluate every proposal: reads only, no write lock."""
-        event = self._parser.parse(item.raw)
+        event = self._parser.parse(raw)
         stored = event_store.load_group(session, event.trig_id)
         previous = stored.state if stored is not None else None
         plan = None
@@ -257,10 +257,10 @@ class PacketProcessor:
             # The group as it will be once this event joins it (its stored id is only needed for the
             # group's best-position event, which the engine's view does not use).
             events = event_store.group_events(session, stored.group_id) if stored is not None else []
-            preview = fold_event(previous, 0, event, item.received_utc)
+            preview = fold_event(previous, 0, event, received_utc)
             view = view_of(preview, (*(e.event for e in events), event))
             group_pk = stored.group_id if stored is not None else None
-            plan = self._decider.plan(session, group_pk, view, event, item.received_utc)
+            plan = self._decider.plan(session, group_pk, view, event, received_utc)
         return _Evaluation(event, stored, plan)
 
     def _write(
@@ -307,7 +307,7 @@ class PacketProcessor:
                 item = load_inbox_item(session, inbox_id)
             if item.status is not InboxStatus.NEW:
                 return ProcessedPacket(inbox_id, item.status), []
-            evaluation = self._evaluate(session, item)
+            evaluation = self._evaluate(session, item.raw, item.received_utc)
             with self.write_turn(), _rolled_back_on_error(session):
                 # Writes: inbox status (only if no one else processed the row since it was read), event, group,
                 # decisions, commit.
