@@ -42,9 +42,17 @@ def test_operator_cancels_an_atca_observation(db: Database) -> None:
     with running as (engine, sim):
         engine.submit_file(DATA / "Fermi_GRB_pnt0.xml")
         wait_for(lambda: list(decisions(db, "533367528").values()) == ["T"], 15, "the ATCA trigger")
-        with db.session() as s:
-            observation = s.scalars(select(ObservationRow)).one()
-            assert observation.ok and observation.trigger_id
+
+        def answered() -> ObservationRow | None:
+            # T is stored with the request; the telescope's answer is recorded on the observation afterwards.
+            with db.session() as s:
+                row = s.scalars(select(ObservationRow)).one()
+                return row if row.responded_utc is not None else None
+
+        wait_for(lambda: answered() is not None, 15, "the telescope's answer")
+        observation = answered()
+        assert observation is not None and observation.ok and observation.trigger_id
+        assert list(decisions(db, "533367528").values()) == ["T"]
         actions.record_action(
             db.sessions,
             operator="night-operator",
