@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from tracet_gui.core.vocabulary import Decision, LogKind
-from tracet_gui.storage.fastpath import execute, expire_loaded, table_of, update_by_id
+from tracet_gui.storage.fastpath import execute, expire_loaded, prepared, table_of, update_by_id
 from tracet_gui.storage.schema import (
     DecisionLogRow,
     EventGroupRow,
@@ -53,9 +53,9 @@ _OBSERVED_IN_GROUP = (
     .join(_DECISION, _DECISION.c.id == _OBSERVATION.c.decision_id)
     .where(_DECISION.c.group_id == bindparam("group_id"), _OBSERVATION.c.ok.is_(True))
 )
-_INSERT_DECISIONS = insert(_DECISION).returning(_DECISION.c.id, _DECISION.c.group_id, _DECISION.c.proposal_pk)
-_INSERT_LOG = insert(_LOG)
-_INSERT_OBSERVATIONS = insert(_OBSERVATION).returning(_OBSERVATION.c.id, sort_by_parameter_order=True)
+_INSERT_DECISIONS = prepared(insert(_DECISION).returning(_DECISION.c.id, _DECISION.c.group_id, _DECISION.c.proposal_pk))
+_INSERT_LOG = prepared(insert(_LOG))
+_INSERT_OBSERVATIONS = prepared(insert(_OBSERVATION).returning(_OBSERVATION.c.id, sort_by_parameter_order=True))
 
 
 def decisions_for_group(session: Session, group_id: int) -> dict[int, StoredDecision]:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tracet_gui.core.grouping import GroupState
 from tracet_gui.core.records import ParsedEvent
 from tracet_gui.core.vocabulary import SourceType
-from tracet_gui.storage.fastpath import execute, expire_loaded, table_of, update_by_id
+from tracet_gui.storage.fastpath import execute, expire_loaded, prepared, table_of, update_by_id
 from tracet_gui.storage.schema import EventGroupRow, EventRow
 
 _EVENT_FIELDS = [f.name for f in dataclasses.fields(ParsedEvent)]
@@ -22,8 +22,8 @@ _EXTRA_FIELDS = [name for name in _EVENT_FIELDS if name not in EventRow.__table_
 _GROUP_FIELDS = [f.name for f in dataclasses.fields(GroupState)]
 _EVENT_TABLE = table_of(EventRow)
 _GROUP_TABLE = table_of(EventGroupRow)
-_INSERT_EVENT = insert(_EVENT_TABLE).returning(_EVENT_TABLE.c.id)
-_INSERT_GROUP = insert(_GROUP_TABLE).returning(_GROUP_TABLE.c.id)
+_INSERT_EVENT = prepared(insert(_EVENT_TABLE).returning(_EVENT_TABLE.c.id))
+_INSERT_GROUP = prepared(insert(_GROUP_TABLE).returning(_GROUP_TABLE.c.id))
 _GROUP_BY_TRIG_ID = select(_GROUP_TABLE).where(_GROUP_TABLE.c.trig_id == bindparam("trig_id"))
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tracet_gui.core.vocabulary import Channel, InboxStatus
 from tracet_gui.storage.errors import lost_a_race
-from tracet_gui.storage.fastpath import expire_loaded, table_of, update_by_id
+from tracet_gui.storage.fastpath import execute, expire_loaded, prepared, run, table_of, update_by_id
 from tracet_gui.storage.schema import InboxRow
 
 
@@ -157,13 +157,14 @@ def _store_in(session: Session, pending: Sequence[_Pending]) -> list[StoredPacke
                 "size_bytes": len(p.raw),
                 "raw": p.raw,
             }
-            inbox_id = int(connection.execute(_INSERT, values).scalar_one())
+            inbox_id = int(run(connection, _INSERT, values).scalar_one())
             known = by_sha256[p.sha256] = _Known(inbox_id, InboxStatus.NEW.value)
             if ivorn is not None:
                 by_ivorn[ivorn] = known
             outcome.append((known, False))
         else:
-            connection.execute(
+            run(
+                connection,
                 _COUNT_DUPLICATE,
                 {"b_id": existing.inbox_id, "last_duplicate_utc": p.received_utc, "last_duplicate_channel": p.channel},
             )
@@ -174,7 +175,7 @@ def _store_in(session: Session, pending: Sequence[_Pending]) -> list[StoredPacke
 
 # Built once, run on the connection (Core): storing is on the path of every ACK, and the ORM's unit of work
 # cost ~0.6 ms of a packet's ~0.75 ms (see storage/fastpath.py).
-_INSERT = (
+_INSERT = prepared(
     insert(table_of(InboxRow))
     .values(
         {
@@ -188,7 +189,7 @@ _INSERT = (
     )
     .returning(table_of(InboxRow).c.id)
 )
-_COUNT_DUPLICATE = (
+_COUNT_DUPLICATE = prepared(
     update(table_of(InboxRow))
     .where(table_of(InboxRow).c.id == bindparam("b_id"))
     .values(
@@ -279,7 +280,7 @@ _UNPROCESSED_ITEMS = (
 )
 
 
-_MARK_IF = (
+_MARK_IF = prepared(
     update(table_of(InboxRow))
     .where(InboxRow.__table__.c.id == bindparam("b_id"), InboxRow.__table__.c.status == bindparam("b_only_if"))
     .values(status=bindparam("status"), error=bindparam("error"), processed_utc=bindparam("processed_utc"))
@@ -314,10 +315,10 @@ def mark_inbox(
     """Set a row's status; with ``only_if``, only while the row still has that status. True when it was set."""
     values = {"status": status.value, "error": error, "processed_utc": at_utc or datetime.now(UTC)}
     if only_if is None:
-        session.connection().execute(update_by_id(table_of(InboxRow), tuple(values)), {"b_id": inbox_id, **values})
+        execute(session, update_by_id(table_of(InboxRow), tuple(values)), {"b_id": inbox_id, **values})
         matched = True
     else:
-        result = session.connection().execute(_MARK_IF, {"b_id": inbox_id, "b_only_if": only_if.value, **values})
+        result = execute(session, _MARK_IF, {"b_id": inbox_id, "b_only_if": only_if.value, **values})
         matched = bool(result.rowcount)
     expire_loaded(session, InboxRow, inbox_id)
     return matched
@@ -329,9 +330,5 @@ def mark_inbox_failed(sessions: sessionmaker[Session], inbox_id: int, error: str
     Only a row still ``new`` is marked: one that another processor finished meanwhile keeps its result.
     """
     with sessions() as session:
-        session.execute(
-            update(InboxRow)
-            .where(InboxRow.id == inbox_id, InboxRow.status == InboxStatus.NEW.value)
-            .values(status=InboxStatus.FAILED.value, error=error, processed_utc=datetime.now(UTC))
-        )
+        mark_inbox(session, inbox_id, InboxStatus.FAILED, error, only_if=InboxStatus.NEW)
         session.commit()
