@@ -149,3 +149,41 @@ def test_statements_sqlalchemy_must_complete_are_left_to_it(db: Database) -> Non
 
     fresh = insert(fastpath.table_of(InboxRow))
     assert fastpath._PREPARED.get(id(fresh)) is not fresh
+
+
+def test_direct_reads_equal_sqlalchemys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The packet path's prepared SELECTs give the same values either way: aware UTC datetimes, booleans, text."""
+    from tracet_gui.storage.inbox import _known_rows, _pending, unprocessed_before
+    from tracet_gui.storage.proposals import ActiveProposals
+    from tracet_gui.storage.schema import EventGroupRow
+
+    path = tmp_path / "reads.sqlite3"
+    run_backlog(path)
+    db = Database.open(f"sqlite:///{path}")
+    try:
+
+        def reads() -> list[Any]:
+            with db.session() as session:
+                trig_ids = session.scalars(select(EventGroupRow.trig_id).order_by(EventGroupRow.id)).all()
+                inbox = session.scalars(select(InboxRow).order_by(InboxRow.id)).all()
+                known = [
+                    _known_rows(session, [_pending(RawPacket(r.raw, Channel.FILE, r.ivorn, None, None, START), START)])
+                    for r in inbox
+                ]
+                return [
+                    [event_store.load_group(session, t) for t in [*trig_ids, "no such trigger"]],
+                    [(p.pk, p.version, p.settings) for p in ActiveProposals()(session)],
+                    known,
+                    [unprocessed_before(session, r.id) for r in inbox],
+                ]
+
+        direct = reads()
+        with monkeypatch.context() as m:
+            m.setattr(fastpath, "_PREPARED", {})
+            through_sqlalchemy = reads()
+    finally:
+        db.close()
+    groups = direct[0]
+    assert groups[-1] is None and all(g is not None for g in groups[:-1])
+    assert all(g.state.first_received_utc.tzinfo is UTC and isinstance(g.state.ignored, bool) for g in groups[:-1])
+    assert direct == through_sqlalchemy

@@ -24,7 +24,7 @@ _EVENT_TABLE = table_of(EventRow)
 _GROUP_TABLE = table_of(EventGroupRow)
 _INSERT_EVENT = prepared(insert(_EVENT_TABLE).returning(_EVENT_TABLE.c.id))
 _INSERT_GROUP = prepared(insert(_GROUP_TABLE).returning(_GROUP_TABLE.c.id))
-_GROUP_BY_TRIG_ID = select(_GROUP_TABLE).where(_GROUP_TABLE.c.trig_id == bindparam("trig_id"))
+_GROUP_BY_TRIG_ID = prepared(select(_GROUP_TABLE).where(_GROUP_TABLE.c.trig_id == bindparam("trig_id")))
 
 
 @dataclass(frozen=True, slots=True)

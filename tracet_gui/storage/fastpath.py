@@ -24,11 +24,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar, cast
 
-from sqlalchemy import Connection, Table, bindparam, update
+from sqlalchemy import Connection, Select, Table, bindparam, update
 from sqlalchemy.engine import CursorResult, Dialect
-from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound, StatementError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
+from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.dml import Update, UpdateBase
 
 _UPDATES: dict[tuple[str, tuple[str, ...]], Update] = {}
@@ -48,15 +49,15 @@ def execute(session: Session, statement: Any, params: Params) -> Any:
 
 
 def run(connection: Connection, statement: Any, params: Params) -> Any:
-    """Run a Core statement on ``connection``, an INSERT/UPDATE on SQLite straight on the driver's cursor.
+    """Run a Core statement on ``connection``; a :func:`prepared` one on SQLite straight on the driver's cursor.
 
-    The result offers what the callers use of SQLAlchemy's: iteration over the RETURNING rows (by index or by
-    column name), ``scalar_one()``, ``rowcount``. Several parameter sets: one statement per set, as SQLAlchemy
-    sends them (one ``executemany`` without RETURNING)."""
+    The result offers what the callers use of SQLAlchemy's: iteration over the rows (by index or by column
+    name), ``first()``, ``one()``, ``all()``, ``scalars()``, ``scalar_one()``, ``rowcount``. Several parameter
+    sets: one statement per set, as SQLAlchemy sends them (one ``executemany`` without RETURNING)."""
     known = _PREPARED.get(id(statement))
     if known is statement and known is not None and connection.dialect.name == "sqlite":
         rows = [params] if isinstance(params, Mapping) else list(params)
-        if rows:
+        if rows:  # (a SELECT is always called with one mapping)
             names = tuple(rows[0])
             direct = _direct(known, connection.dialect, names)
             if direct is not None and all(row.keys() == rows[0].keys() for row in rows):
@@ -65,14 +66,14 @@ def run(connection: Connection, statement: Any, params: Params) -> Any:
     return result
 
 
-_PREPARED: dict[int, UpdateBase] = {}
+_PREPARED: dict[int, Executable] = {}
 """Statements built once (module constants, :func:`update_by_id`) and so safe to compile once: by id."""
 
-_Statement = TypeVar("_Statement", bound=UpdateBase)
+_Statement = TypeVar("_Statement", bound=Executable)
 
 
 def prepared(statement: _Statement) -> _Statement:
-    """Mark an INSERT/UPDATE built once and kept for the life of the process as one :func:`run` may send
+    """Mark an INSERT/UPDATE/SELECT built once and kept for the life of the process as one :func:`run` may send
     straight to the driver (its compiled form is kept under its id, so it must never be freed)."""
     _PREPARED[id(statement)] = statement
     return statement
@@ -99,24 +100,46 @@ class _Row(tuple[Any, ...]):
 class DirectResult:
     rows: list[_Row]
     rowcount: int
+    """Rows changed, for a statement that returns no rows (-1 otherwise)."""
 
     def __iter__(self) -> Iterator[_Row]:
         return iter(self.rows)
 
+    def all(self) -> list[_Row]:
+        return self.rows
+
+    def first(self) -> _Row | None:
+        return self.rows[0] if self.rows else None
+
+    def one(self) -> _Row:
+        if len(self.rows) != 1:
+            raise NoResultFound("no row") if not self.rows else MultipleResultsFound("more than one row")
+        return self.rows[0]
+
     def scalar_one(self) -> Any:
-        (row,) = self.rows
-        return row[0]
+        return self.one()[0]
+
+    def scalars(self) -> Iterator[Any]:
+        return (row[0] for row in self.rows)
 
 
 @dataclass(frozen=True, slots=True)
 class _Direct:
-    """One INSERT/UPDATE compiled by SQLAlchemy for one set of parameter names."""
+    """One INSERT/UPDATE/SELECT compiled by SQLAlchemy for one set of parameter names."""
 
     sql: str
     binds: tuple[tuple[str, Any, Callable[[Any], Any] | None], ...]
     """Per ``?`` in order: (parameter name, the column default's value or _GIVEN, the type's bind processor)."""
     row_type: type[_Row] | None
-    """RETURNING rows are built as this; None: no RETURNING."""
+    """Rows (a SELECT's, RETURNING's) are built as this; None: the statement returns none."""
+    convert: tuple[Callable[[Any], Any] | None, ...] | None
+    """Per returned column, the type's result processor (e.g. text → aware datetime); None: no column has one."""
+
+    def row(self, values: tuple[Any, ...]) -> _Row:
+        assert self.row_type is not None
+        if self.convert is None:
+            return self.row_type(values)
+        return self.row_type(v if f is None else f(v) for f, v in zip(self.convert, values, strict=True))
 
     def values(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
         out = []
@@ -141,8 +164,8 @@ class _Direct:
             returned: list[_Row] = []
             for v in values:  # the driver's executemany returns no rows
                 cursor.execute(self.sql, v)
-                returned.extend(self.row_type(r) for r in cursor.fetchall())
-            return DirectResult(returned, len(values))
+                returned.extend(self.row(r) for r in cursor.fetchall())
+            return DirectResult(returned, -1)
         except connection.dialect.loaded_dbapi.Error as exc:
             raise DBAPIError.instance(
                 self.sql, rows, exc, connection.dialect.loaded_dbapi.Error, dialect=connection.dialect
@@ -155,7 +178,7 @@ _DIRECT: dict[tuple[int, tuple[str, ...]], _Direct | None] = {}
 """(id of a :func:`prepared` statement, parameter names) → how to send it; None: through SQLAlchemy."""
 
 
-def _direct(statement: UpdateBase, dialect: Dialect, names: tuple[str, ...]) -> _Direct | None:
+def _direct(statement: Executable, dialect: Dialect, names: tuple[str, ...]) -> _Direct | None:
     key = (id(statement), names)
     try:
         return _DIRECT[key]
@@ -166,7 +189,9 @@ def _direct(statement: UpdateBase, dialect: Dialect, names: tuple[str, ...]) -> 
     return found
 
 
-def _compile_direct(statement: UpdateBase, dialect: Dialect, names: tuple[str, ...]) -> _Direct | None:
+def _compile_direct(statement: Executable, dialect: Dialect, names: tuple[str, ...]) -> _Direct | None:
+    if not isinstance(statement, UpdateBase | Select):
+        return None
     compiled: Any = statement.compile(dialect=dialect, column_keys=list(names))
     if compiled.positiontup is None or compiled.insert_prefetch or compiled.update_prefetch:
         return None  # named parameters, or a default SQLAlchemy computes per row (a function): leave it to it
@@ -182,14 +207,15 @@ def _compile_direct(statement: UpdateBase, dialect: Dialect, names: tuple[str, .
             binds.append((name, bind.value, process))  # a column's constant default, rendered as a parameter
         else:
             return None
-    returning = list(compiled.returning or ())
-    if any(c.type.dialect_impl(dialect).result_processor(dialect, None) is not None for c in returning):
-        return None
-    row_type = None
-    if returning:
-        columns = {c.key: i for i, c in enumerate(returning)}
-        row_type = type("ReturnedRow", (_Row,), {"__slots__": (), "columns": columns})
-    return _Direct(compiled.string, tuple(binds), row_type)
+    if isinstance(statement, Select):
+        keys, types = list(statement.selected_columns.keys()), [c.type for c in statement.selected_columns]
+    else:
+        keys, types = [c.key for c in compiled.returning or ()], [c.type for c in compiled.returning or ()]
+    if not keys:
+        return _Direct(compiled.string, tuple(binds), None, None)
+    convert = tuple(t.dialect_impl(dialect).result_processor(dialect, None) for t in types)
+    row_type = type("DirectRow", (_Row,), {"__slots__": (), "columns": {k: i for i, k in enumerate(keys)}})
+    return _Direct(compiled.string, tuple(binds), row_type, convert if any(convert) else None)
 
 
 def update_by_id(table: Table, columns: Sequence[str]) -> Update:

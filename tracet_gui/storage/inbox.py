@@ -99,7 +99,7 @@ def store_in_transaction(session: Session, packet: RawPacket) -> StoredPacket:
 
 def unprocessed_before(session: Session, inbox_id: int) -> bool:
     """True when an inbox row older than ``inbox_id`` is still ``new`` (it must be processed first)."""
-    return session.connection().execute(_NEW_BEFORE, {"inbox_id": inbox_id}).first() is not None
+    return execute(session, _NEW_BEFORE, {"inbox_id": inbox_id}).first() is not None
 
 
 def _pending(p: RawPacket, now: datetime) -> _Pending:
@@ -210,12 +210,23 @@ _KNOWN = select(
 )
 
 
+_KNOWN_ONE = prepared(
+    select(
+        InboxRow.__table__.c.id, InboxRow.__table__.c.sha256, InboxRow.__table__.c.ivorn, InboxRow.__table__.c.status
+    ).where(or_(InboxRow.__table__.c.sha256 == bindparam("sha256"), InboxRow.__table__.c.ivorn == bindparam("ivorn")))
+)
+"""``_KNOWN`` for one packet, with plain parameters (no IN lists), so it can be sent straight to the driver."""
+
+
 def _known_rows(session: Session, pending: Sequence[_Pending]) -> tuple[dict[str, _Known], dict[str, _Known]]:
     """Rows already in the inbox with the bytes (sha256) or the IVORN of any of ``pending``, by each key."""
     sha256s = sorted({p.sha256 for p in pending})
     ivorns = sorted({p.ivorn for p in pending if p.ivorn is not None})
     # Built once, run on the connection (Core): this is on the path of every ACK (see storage/fastpath.py).
-    rows = session.connection().execute(_KNOWN, {"sha256s": sha256s, "ivorns": ivorns}).all()
+    if len(pending) == 1:
+        rows = execute(session, _KNOWN_ONE, {"sha256": sha256s[0], "ivorn": ivorns[0] if ivorns else None}).all()
+    else:
+        rows = session.connection().execute(_KNOWN, {"sha256s": sha256s, "ivorns": ivorns}).all()
     by_sha256: dict[str, _Known] = {}
     by_ivorn: dict[str, _Known] = {}
     for row in rows:
@@ -248,7 +259,7 @@ def unprocessed_inbox_ids(sessions: sessionmaker[Session], after_id: int = 0, li
         return list(session.connection().execute(_UNPROCESSED, {"after_id": after_id, "limit": limit}).scalars())
 
 
-_NEW_BEFORE = (
+_NEW_BEFORE = prepared(
     select(InboxRow.__table__.c.id)
     .where(InboxRow.__table__.c.status == InboxStatus.NEW.value, InboxRow.__table__.c.id < bindparam("inbox_id"))
     .limit(1)

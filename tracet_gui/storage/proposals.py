@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from tracet_gui.core.proposal import PROPOSAL_FIELDS, ProposalSettings
 from tracet_gui.core.vocabulary import SourceType, Testing
+from tracet_gui.storage.fastpath import execute, prepared
 from tracet_gui.storage.schema import ProposalRow
 
 
@@ -53,7 +54,7 @@ def list_proposals(session: Session, *, active_only: bool = False) -> list[Store
     return [_stored(row) for row in session.scalars(query)]
 
 
-_ACTIVE_PROPOSAL_ROWS = (
+_ACTIVE_PROPOSAL_ROWS = prepared(
     select(ProposalRow.id, ProposalRow.version, cast(ProposalRow.settings, Text))
     .where(ProposalRow.active.is_(True))
     .order_by(ProposalRow.priority, ProposalRow.proposal_id)
@@ -69,7 +70,7 @@ class ActiveProposals:
         self._known: dict[tuple[int, int, str], StoredProposal] = {}
 
     def __call__(self, session: Session) -> list[StoredProposal]:
-        rows = session.connection().execute(_ACTIVE_PROPOSAL_ROWS)
+        rows = execute(session, _ACTIVE_PROPOSAL_ROWS, {})
         known: dict[tuple[int, int, str], StoredProposal] = {}
         out: list[StoredProposal] = []
         for pk, version, text in rows:
