@@ -137,8 +137,10 @@ def test_driver_errors_are_raised_as_sqlalchemy_raises_them(tmp_path: Path, monk
         db.close()
 
 
-def test_statements_sqlalchemy_must_complete_are_left_to_it(db: Database) -> None:
-    dialect = db.engine.dialect
+def test_statements_sqlalchemy_must_complete_are_left_to_it() -> None:
+    from sqlalchemy.dialects import sqlite
+
+    dialect = sqlite.dialect()
     columns = tuple(c.key for c in event_store._EVENT_TABLE.columns if c.key != "id")
     assert fastpath._compile_direct(event_store._INSERT_EVENT, dialect, columns) is not None
     # Without "extra" SQLAlchemy computes the column's default (a function) per row: not sent directly.
