@@ -109,6 +109,16 @@ def test_direct_write_is_rolled_back_with_its_session(db: Database) -> None:
         assert session.scalars(select(InboxRow)).all() == []
 
 
+def test_direct_write_on_a_connection_without_a_transaction_is_committed(db: Database) -> None:
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("the direct path is SQLite's")
+    with db.engine.connect() as connection:  # no transaction yet: SQLAlchemy would begin one, so must we
+        fastpath.run(connection, _INSERT, VALUES)
+        connection.commit()
+    with db.session() as session:
+        assert [r.ivorn for r in session.scalars(select(InboxRow))] == [VALUES["ivorn"]]
+
+
 def test_driver_errors_are_raised_as_sqlalchemy_raises_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "errors.sqlite3"
     db = Database.open(f"sqlite:///{path}")

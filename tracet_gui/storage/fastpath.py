@@ -5,14 +5,18 @@ per statement (statement construction, cache-key generation, ORM compile state);
 executed on the session's connection costs 25–40 µs. The values written are the same: Core applies the column
 types (``UtcDateTime``, JSON) exactly as the ORM does.
 
-On SQLite an INSERT or UPDATE goes one step further (:func:`run`): it is compiled once per set of parameter
-names, by SQLAlchemy, for the connection's dialect, and each call sends that SQL with the values passed through
-the same columns' bind processors straight to the driver's cursor, in the same transaction. That skips the
-~70 µs per statement of SQLAlchemy's execution context (about 0.8 ms of a packet's ~4.5 ms). A driver error is
-raised as SQLAlchemy would raise it (``DBAPIError.instance``: ``IntegrityError``, ``OperationalError``), so
+On SQLite a statement marked :func:`prepared` goes one step further (:func:`run`): it is compiled once per set of
+parameter names, by SQLAlchemy, for the connection's dialect, and each call sends that SQL with the values passed
+through the same columns' bind processors straight to the driver's cursor, in the connection's transaction
+(begun first if none is); rows that come back (a SELECT's, RETURNING's) go through the columns' result
+processors. That skips SQLAlchemy's execution context, ~70 µs a statement warm and several times that when a
+packet arrives after a pause (13 statements a packet). A driver error is raised as SQLAlchemy would raise it
+(``DBAPIError.instance``: ``IntegrityError``, ``OperationalError``, a lost connection marked as such), so
 :mod:`tracet_gui.storage.errors` reads it the same. Whatever this does not cover — other databases (where
-``announce_commits`` must see every write), SELECTs, a column default computed by a function, a RETURNING
-column that needs converting — runs through SQLAlchemy as before.
+``announce_commits`` must see every write), a column default computed by a function, IN lists, statements built
+per call — runs through SQLAlchemy as before. Unlike SQLAlchemy's, a RETURNING statement with several parameter
+sets is sent once per set: if one fails, the earlier ones stay in the transaction (every caller rolls it back).
+The direct statements are not seen by SQLAlchemy's ``before/after_cursor_execute`` events.
 
 After a Core UPDATE the session may still hold the row as an ORM object with the old values:
 :func:`expire_loaded` makes it reload on next access.
@@ -61,6 +65,8 @@ def run(connection: Connection, statement: Any, params: Params) -> Any:
             names = tuple(rows[0])
             direct = _direct(known, connection.dialect, names)
             if direct is not None and all(row.keys() == rows[0].keys() for row in rows):
+                if not connection.in_transaction():
+                    connection.begin()  # as SQLAlchemy's autobegin: the caller's commit() then commits this
                 return direct.run(connection, rows)
     result: CursorResult[Any] = connection.execute(statement, params)
     return result
@@ -119,8 +125,8 @@ class DirectResult:
     def scalar_one(self) -> Any:
         return self.one()[0]
 
-    def scalars(self) -> Iterator[Any]:
-        return (row[0] for row in self.rows)
+    def scalars(self) -> list[Any]:
+        return [row[0] for row in self.rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,25 +173,29 @@ class _Direct:
                 returned.extend(self.row(r) for r in cursor.fetchall())
             return DirectResult(returned, -1)
         except connection.dialect.loaded_dbapi.Error as exc:
+            dialect = connection.dialect
+            lost = dialect.is_disconnect(exc, connection.connection.dbapi_connection, cursor)
+            if lost:
+                connection.invalidate(exc)
             raise DBAPIError.instance(
-                self.sql, rows, exc, connection.dialect.loaded_dbapi.Error, dialect=connection.dialect
+                self.sql, rows, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
             ) from exc
         finally:
             cursor.close()
 
 
-_DIRECT: dict[tuple[int, tuple[str, ...]], _Direct | None] = {}
-"""(id of a :func:`prepared` statement, parameter names) → how to send it; None: through SQLAlchemy."""
+_DIRECT: dict[tuple[int, int, tuple[str, ...]], tuple[Dialect, _Direct | None]] = {}
+"""(id of a :func:`prepared` statement, id of the dialect, parameter names) → (the dialect, how to send it; None:
+through SQLAlchemy). Each engine's dialect compiles its own; kept here, it cannot be freed and its id reused."""
 
 
 def _direct(statement: Executable, dialect: Dialect, names: tuple[str, ...]) -> _Direct | None:
-    key = (id(statement), names)
-    try:
-        return _DIRECT[key]
-    except KeyError:
-        pass
+    key = (id(statement), id(dialect), names)
+    cached = _DIRECT.get(key)
+    if cached is not None and cached[0] is dialect:
+        return cached[1]
     found = _compile_direct(statement, dialect, names)
-    _DIRECT[key] = found  # a race only compiles it twice
+    _DIRECT[key] = (dialect, found)  # a race only compiles it twice
     return found
 
 
