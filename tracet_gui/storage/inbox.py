@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import hashlib
+import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracet_gui.core.vocabulary import Channel, InboxStatus
 from tracet_gui.storage.errors import lost_a_race
 from tracet_gui.storage.fastpath import execute, expire_loaded, prepared, run, table_of, update_by_id
 from tracet_gui.storage.schema import InboxRow
+
+INBOX_WRITE_LOCK_KEY = int.from_bytes(b"tracetIN", "big")
+"""PostgreSQL advisory-lock key held (per transaction) by whoever adds packets to the inbox."""
+_INBOX_WRITE_LOCK = select(func.pg_advisory_xact_lock(INBOX_WRITE_LOCK_KEY))
+
+STORE_CONFLICT_RETRIES = 20
+"""How often :func:`store_raw_packets` retries after the server rolled it back to end a conflict (deadlock)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +84,11 @@ def store_raw_packets(sessions: sessionmaker[Session], packets: Sequence[RawPack
     now = datetime.now(UTC)
     pending = [_pending(p, now) for p in packets]
     # A race lost to a concurrent writer storing some of the same packets leaves one of them committed by the
-    # other: it is a known duplicate on the next attempt, so every packet can lose that race at most once.
-    attempts = len(pending) + 1
-    for attempt in range(1, attempts + 1):
+    # other: it is a known duplicate on the next attempt, so every packet can lose that race at most once. A
+    # conflict the server ended by rolling us back (PostgreSQL: deadlock, serialization) proves no such progress:
+    # those are retried on a budget of their own, after a short random pause so the writers fall out of step.
+    races, conflicts = 0, 0
+    while True:
         with sessions() as session:
             try:
                 stored = _store_in(session, pending)
@@ -85,9 +96,17 @@ def store_raw_packets(sessions: sessionmaker[Session], packets: Sequence[RawPack
                 return stored
             except DBAPIError as exc:
                 session.rollback()
-                if not lost_a_race(exc) or attempt == attempts:
+                if not lost_a_race(exc):
                     raise
-    raise AssertionError("unreachable")
+                if isinstance(exc, IntegrityError):
+                    races += 1
+                    if races > len(pending):
+                        raise
+                else:
+                    conflicts += 1
+                    if conflicts > STORE_CONFLICT_RETRIES:
+                        raise
+                    time.sleep(random.uniform(0, 0.005 * conflicts))
 
 
 def store_in_transaction(session: Session, packet: RawPacket) -> StoredPacket:
@@ -134,9 +153,15 @@ class _Known:
 
 
 def _store_in(session: Session, pending: Sequence[_Pending]) -> list[StoredPacket]:
+    if session.get_bind().dialect.name == "postgresql":
+        # One inbox writer at a time across processes, until this transaction ends (SQLite's write lock does the
+        # same there): a concurrent writer of some of the same packets then finds them committed instead of
+        # racing for them, and writers adding the same packets in different orders cannot deadlock.
+        session.execute(_INBOX_WRITE_LOCK)
     by_sha256, by_ivorn = _known_rows(session, pending)
     connection = session.connection()
     outcome: list[tuple[_Known, bool]] = []
+    counted: list[tuple[int, _Pending]] = []
     for p in pending:
         ivorn = p.ivorn
         existing = by_sha256.get(p.sha256)
@@ -163,13 +188,17 @@ def _store_in(session: Session, pending: Sequence[_Pending]) -> list[StoredPacke
                 by_ivorn[ivorn] = known
             outcome.append((known, False))
         else:
-            run(
-                connection,
-                _COUNT_DUPLICATE,
-                {"b_id": existing.inbox_id, "last_duplicate_utc": p.received_utc, "last_duplicate_channel": p.channel},
-            )
-            expire_loaded(session, InboxRow, existing.inbox_id)
+            counted.append((existing.inbox_id, p))
             outcome.append((existing, True))
+    # Duplicates are counted in row order (stable: arrival order within a row), so two writers counting some of
+    # the same rows lock them in the same order and cannot deadlock over them (PostgreSQL row locks).
+    for inbox_id, p in sorted(counted, key=lambda c: c[0]):
+        run(
+            connection,
+            _COUNT_DUPLICATE,
+            {"b_id": inbox_id, "last_duplicate_utc": p.received_utc, "last_duplicate_channel": p.channel},
+        )
+        expire_loaded(session, InboxRow, inbox_id)
     return [StoredPacket(known.inbox_id, duplicate) for known, duplicate in outcome]
 
 
