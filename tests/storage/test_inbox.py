@@ -163,3 +163,23 @@ def test_concurrent_batches_with_the_same_packets_store_each_once(db: Database) 
         rows = session.execute(select(InboxRow.ivorn, InboxRow.duplicate_count)).all()
     assert sorted(r.ivorn for r in rows) == sorted(p.ivorn for p in packets)
     assert {r.duplicate_count for r in rows} == {3}
+
+
+def test_a_writer_waits_for_another_writers_uncommitted_packet(db: Database) -> None:
+    """Inbox writers take turns (SQLite's write lock; PostgreSQL's advisory lock): a packet stored while another
+    transaction holds an older, uncommitted one is inserted only after that one is committed, with a later id."""
+    from tracet_gui.storage.inbox import store_in_transaction
+
+    older = RawPacket(PACKET, Channel.KAFKA, "ivo://test/x#1", received_utc=datetime(2026, 1, 1, tzinfo=UTC))
+    newer = RawPacket(PACKET.replace(b"#1", b"#2"), Channel.VTP_REMOTE, "ivo://test/x#2")
+    done: list[StoredPacket] = []
+    with db.session() as session:
+        first = store_in_transaction(session, older)
+        writer = threading.Thread(target=lambda: done.extend(store_raw_packets(db.sessions, [newer])))
+        writer.start()
+        writer.join(0.5)
+        assert writer.is_alive() and done == []  # waiting for the older packet's transaction
+        session.commit()
+    writer.join(10)
+    assert [s.duplicate for s in done] == [False]
+    assert done[0].inbox_id > first.inbox_id
