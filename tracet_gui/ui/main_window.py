@@ -99,7 +99,7 @@ def _freeze_once() -> None:
     """``freeze_long_lived_objects`` once per process (the first console window to have run for a while)."""
     if not _FROZEN:
         _FROZEN.append(True)
-        freeze_long_lived_objects()
+        freeze_long_lived_objects(full_collection=False)  # no full collection: it would stop the window
 
 
 class EngineLike(Protocol):
