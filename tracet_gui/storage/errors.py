@@ -36,8 +36,8 @@ def storage_unavailable(exc: BaseException) -> str | None:
     if exc.connection_invalidated:
         return "lost the connection to the database"
     original = exc.orig
-    sqlstate = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
-    if isinstance(sqlstate, str) and len(sqlstate) == 5:
+    sqlstate = _sqlstate(exc)
+    if sqlstate is not None:
         if sqlstate == "55P03":
             return "the database is locked by another session"
         return _SQLSTATE_CLASSES.get(sqlstate[:2])
@@ -62,5 +62,12 @@ def lost_a_race(exc: BaseException) -> bool:
         return True
     if not isinstance(exc, DBAPIError):
         return False
+    sqlstate = _sqlstate(exc)
+    return sqlstate is not None and sqlstate.startswith("40")
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    """The server's five-character SQLSTATE of the driver's error (psycopg's ``sqlstate``, psycopg2's
+    ``pgcode``); None when the driver gives none (SQLite)."""
     sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    return isinstance(sqlstate, str) and sqlstate.startswith("40")
+    return sqlstate if isinstance(sqlstate, str) and len(sqlstate) == 5 else None
