@@ -229,20 +229,18 @@ _COUNT_DUPLICATE = prepared(
 )
 
 
-_KNOWN = select(
-    InboxRow.__table__.c.id, InboxRow.__table__.c.sha256, InboxRow.__table__.c.ivorn, InboxRow.__table__.c.status
-).where(
+_INBOX = table_of(InboxRow)
+_KNOWN_COLUMNS = (_INBOX.c.id, _INBOX.c.sha256, _INBOX.c.ivorn, _INBOX.c.status)
+_KNOWN = select(*_KNOWN_COLUMNS).where(
     or_(
-        InboxRow.__table__.c.sha256.in_(bindparam("sha256s", expanding=True)),
-        InboxRow.__table__.c.ivorn.in_(bindparam("ivorns", expanding=True)),
+        _INBOX.c.sha256.in_(bindparam("sha256s", expanding=True)),
+        _INBOX.c.ivorn.in_(bindparam("ivorns", expanding=True)),
     )
 )
 
 
 _KNOWN_ONE = prepared(
-    select(
-        InboxRow.__table__.c.id, InboxRow.__table__.c.sha256, InboxRow.__table__.c.ivorn, InboxRow.__table__.c.status
-    ).where(or_(InboxRow.__table__.c.sha256 == bindparam("sha256"), InboxRow.__table__.c.ivorn == bindparam("ivorn")))
+    select(*_KNOWN_COLUMNS).where(or_(_INBOX.c.sha256 == bindparam("sha256"), _INBOX.c.ivorn == bindparam("ivorn")))
 )
 """``_KNOWN`` for one packet, with plain parameters (no IN lists), so it can be sent straight to the driver."""
 
