@@ -12,16 +12,15 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from tests.ingest.test_pipeline_batches import BACKLOG, START, one_by_one, processor_for, raw_of
+from tests.ingest.test_pipeline_batches import BACKLOG, START, fill, one_by_one, processor_for
 from tracet_gui.core.vocabulary import Channel
 from tracet_gui.pipeline.decider import RequestJob
-from tracet_gui.pipeline.parse import peek_ivorn
 from tracet_gui.storage import events as event_store
 from tracet_gui.storage import fastpath
 from tracet_gui.storage.database import Database
 from tracet_gui.storage.engine import SQLITE_BUSY_TIMEOUT_ENV
 from tracet_gui.storage.errors import lost_a_race, storage_unavailable
-from tracet_gui.storage.inbox import _INSERT, RawPacket, store_raw_packets
+from tracet_gui.storage.inbox import _INSERT, RawPacket
 from tracet_gui.storage.schema import InboxRow
 
 PIPELINE_TABLES = ("inbox", "event", "event_group", "proposal_decision", "decision_log", "observation")
@@ -73,11 +72,7 @@ def run_backlog(path: Path) -> tuple[dict[str, list[tuple[Any, ...]]], list[str]
         jobs: list[RequestJob] = []
         processor = processor_for(db, jobs)
         event.listen(db.engine, "before_cursor_execute", seen)
-        items = [*BACKLOG, BACKLOG[3]]  # the last one again: counted as a duplicate
-        store_raw_packets(
-            db.sessions,
-            [RawPacket(raw_of(item), Channel.FILE, peek_ivorn(raw_of(item)), "test", None, START) for item in items],
-        )
+        fill(db, [*BACKLOG, BACKLOG[3]])  # the last one again: counted as a duplicate
         one_by_one(db, processor)
         assert jobs, "the backlog makes proposals trigger"
     finally:
